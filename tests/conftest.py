@@ -1,0 +1,7 @@
+"""Fixtures shared across the test suite; each lives in `tests/fixtures/` and is re-exported here."""
+
+from __future__ import annotations
+
+from tests.fixtures.s3server import s3_env, s3_server
+
+__all__ = ["s3_env", "s3_server"]
