@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.fixtures.mlflow_server import mlflow_server
 from tests.fixtures.s3server import s3_env, s3_server
 
-__all__ = ["s3_env", "s3_server"]
+__all__ = ["mlflow_server", "s3_env", "s3_server"]
