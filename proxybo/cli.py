@@ -5,14 +5,12 @@ from __future__ import annotations
 import typer
 
 from proxybo import __version__
-from proxybo.cli_proxies import app as proxies_app
 
 app = typer.Typer(
     help="ProxyBO neural architecture search: benchmark, search, and Kubeflow pipelines.",
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(proxies_app, name="proxies")
 
 
 @app.callback()
@@ -24,3 +22,49 @@ def main() -> None:
 def version() -> None:
     """Print the proxybo version."""
     typer.echo(__version__)
+
+
+@app.command()
+def benchmark(
+    table: str = typer.Option(..., help="CSV table: column arch, val_acc, test_acc, zc_<proxy>."),
+    methods: str = typer.Option(
+        "proxybo,bo,rea,random,proxy-warmup", help="Comma-separated methods; rea is required."
+    ),
+    proxies: str = typer.Option("jacov,synflow,snip", help="Comma-separated proxy names."),
+    seeds: int = typer.Option(10, min=1, help="Seeds per method."),
+    budget: int = typer.Option(150, min=1, help="Evaluations per run (every method but rea)."),
+    reference_budget: int = typer.Option(300, min=1, help="Evaluations of rea, the reference."),
+    out: str = typer.Option("benchmarks/results/latest", help="Output folder."),
+    workers: int = typer.Option(0, min=0, help="Parallel processes (0: one per CPU)."),
+    proxy_seconds: float = typer.Option(
+        0.5, min=0.0, help="GPU seconds charged per architecture scored by the proxies."
+    ),
+) -> None:
+    """Compare search strategies on a tabular benchmark; writes summary.json and curves.png."""
+    from proxybo.benchmark import run_benchmark
+
+    try:
+        summary = run_benchmark(
+            table_path=table,
+            methods=[m.strip() for m in methods.split(",") if m.strip()],
+            proxies=[p.strip() for p in proxies.split(",") if p.strip()],
+            seeds=seeds,
+            budget=budget,
+            reference_budget=reference_budget,
+            out_dir=out,
+            workers=workers or None,
+            proxy_seconds=proxy_seconds,
+        )
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"target (rea mean best at {reference_budget}): {summary['target']:.4f}")
+    for name, m in summary["methods"].items():
+        e = m["evals_to_target"]
+        s = m["speedup_vs_rea"]
+        typer.echo(
+            f"{name:18s} evals_to_target={e if e else '-':>5} "
+            f"speedup={f'{s:.2f}x' if s else '-':>7} final_best={m['final_best_mean']:.4f} "
+            f"test={m['final_test_acc_mean']:.3f} ask_median={m['ask_seconds_median'] or 0:.3f}s"
+        )
+    typer.echo(f"wrote {out}/summary.json and {out}/curves.png")

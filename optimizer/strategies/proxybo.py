@@ -1,0 +1,255 @@
+"""GP-based strategies: plain BO (GP + expected improvement) and ProxyBO.
+
+ProxyBO (Shen et al., AAAI 2023) fuses the EI ranking of the pool with each zero-cost proxy's
+ranking, weighted by the probability that each scorer (the GP, every proxy) orders the evaluated
+architectures best. Early on the proxies steer; as the GP learns its weight rises and the search
+becomes plain BO; a proxy that misleads on this task loses its weight by itself.
+
+Beyond the paper, `proxy_features=True` also gives the GP each proxy (as a quantile in [0, 1]) as
+an input with its own ARD lengthscale, so a useful proxy sharpens the surrogate and a useless one
+is learned away.
+
+Options (all in `SearchConfig.options`):
+- `n_init`: evaluations before the GP is used (BO: random; ProxyBO: top of the equally
+  weighted proxy ranking within a random subset of `init_pool` candidates). Default 5.
+- `init_pool`: size of that random subset (500), which keeps seeds apart.
+- `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
+  finite space, an integer is half random cells, half mutations of the best seen.
+- `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
+  hyperparameters when this many observations arrived since the last fit (default adaptive:
+  every observation up to 30, then every n/15).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from optimizer.reliability import (
+    best_scorer_probability,
+    descending_ranks,
+    fuse_ranks,
+    pairwise_accuracy,
+    uniform_weights,
+)
+from optimizer.state import RoundReliability, SearchState
+from optimizer.strategies.base import ProxyScores, Strategy
+from optimizer.surrogate import GPSurrogate
+
+GP = "gp"
+"""The scorer name of the surrogate in reliability and weights."""
+
+_REF_POINTS = 257
+
+
+class BayesianOptimization(Strategy):
+    """GP + expected improvement over the candidate pool; batches by fantasized observations
+    (Kriging believer: each chosen architecture is added with its posterior mean before the
+    next is chosen, so a batch spreads out instead of repeating one peak)."""
+
+    name = "bo"
+    fusion = False
+    proxy_features = False
+
+    # ----- options ---------------------------------------------------------------------------
+    def _opt(self, key: str, default: object) -> object:
+        return self.config.options.get(key, default)
+
+    @property
+    def n_init(self) -> int:
+        return max(2, int(self._opt("n_init", 5)))  # type: ignore[call-overload]
+
+    # ----- pool ------------------------------------------------------------------------------
+    def candidates(self, state: SearchState) -> list[str]:
+        size = self._opt("pool_size", None)
+        rng = state.rng()
+        finite = self.space.finite_pool()
+        if size is None and finite is not None:
+            busy = state.busy_archs
+            out = [a for a in finite if a not in busy]
+        else:
+            n = int(size) if size is not None else 1000  # type: ignore[call-overload]
+            out = self._unevaluated_sample(state, rng, n - n // 2)
+            seen = set(out) | state.busy_archs
+            top = sorted(state.observed(), key=lambda e: -e.metrics[self.config.objective])[:10]
+            tries = 0
+            while top and len(out) < n and tries < 20 * n:
+                tries += 1
+                child = self.space.mutate(top[int(rng.integers(len(top)))].arch, rng)
+                if child not in seen:
+                    seen.add(child)
+                    out.append(child)
+            if len(out) < n:
+                out += self._unevaluated_sample(state, rng, n - len(out), exclude=seen)
+        state.save_rng(rng)
+        return out
+
+    # ----- features --------------------------------------------------------------------------
+    def _features(
+        self, state: SearchState, archs: Sequence[str], proxies: ProxyScores
+    ) -> np.ndarray:
+        x = self.space.encode(archs)
+        if not (self.proxy_features and self.config.proxies):
+            return x
+        ref = state.extras.get("proxy_reference")
+        if ref is None:
+            raise RuntimeError("proxy features need a proxy reference; select() sets it")
+        grid = np.linspace(0.0, 1.0, _REF_POINTS)
+        cols = []
+        for p in self.config.proxies:
+            v = np.asarray(proxies[p], dtype=float)
+            col = np.interp(np.nan_to_num(v, nan=-np.inf), ref[p], grid)
+            cols.append(np.where(np.isfinite(v), col, 0.0))
+        return np.hstack([x, np.stack(cols, axis=1)])
+
+    def _ensure_reference(self, state: SearchState, scores: ProxyScores) -> None:
+        if not (self.proxy_features and self.config.proxies) or "proxy_reference" in state.extras:
+            return
+        ref = {}
+        q = np.linspace(0.0, 1.0, _REF_POINTS)
+        for p in self.config.proxies:
+            values = np.asarray(scores[p], dtype=float)
+            values = values[np.isfinite(values)]
+            if values.size == 0:
+                raise ValueError(f"proxy {p!r} has no finite score in the pool")
+            ref[p] = np.quantile(values, q).tolist()
+        state.extras["proxy_reference"] = ref
+
+    def _observed_xy(self, state: SearchState) -> tuple[np.ndarray, np.ndarray]:
+        obs = state.observed()
+        proxies = {
+            p: np.array([e.proxies.get(p, np.nan) for e in obs]) for p in self.config.proxies
+        }
+        return self._features(state, [e.arch for e in obs], proxies), state.objective_values()
+
+    # ----- the model ---------------------------------------------------------------------------
+    def _after_tell(self, state: SearchState, added: Sequence[object]) -> None:
+        n = len(state.observed())
+        if n < 2 or (self.proxy_features and "proxy_reference" not in state.extras):
+            return
+        x, y = self._observed_xy(state)
+        prev = state.surrogate
+        last = int(prev["n_fit"]) if prev else 0
+        every = self._opt("refit_every", None)
+        step = int(every) if every is not None else (1 if n <= 30 else n // 15)  # type: ignore[call-overload]
+        optimize = prev is None or n - last >= step
+        gp = GPSurrogate.fit(
+            x,
+            y,
+            init=prev["hyper"] if prev else None,
+            optimize=optimize,
+            maxiter=200 if prev is None else 50,
+            seed=self.config.seed + n,
+        )
+        state.surrogate = {"hyper": gp.hyperparameters(), "n_fit": n if optimize else last}
+        if self.config.proxies and n >= 3:
+            self._measure_reliability(state, gp, y)
+
+    def _measure_reliability(self, state: SearchState, gp: GPSurrogate, y: np.ndarray) -> None:
+        obs = state.observed()
+        rng = state.rng()
+        names = [GP, *self.config.proxies]
+        oos = gp.kfold_predictions(int(self._opt("cv_folds", 5)), rng)  # type: ignore[call-overload]
+        columns = [oos] + [
+            np.array([e.proxies.get(p, np.nan) for e in obs]) for p in self.config.proxies
+        ]
+        scores = np.column_stack(columns)
+        rel = pairwise_accuracy(scores, y)
+        weights = best_scorer_probability(scores, y, rng, int(self._opt("n_boot", 200)))  # type: ignore[call-overload]
+        state.save_rng(rng)
+        state.reliability.append(
+            RoundReliability(
+                round=max(e.round for e in obs),
+                n_observed=len(obs),
+                reliability=dict(zip(names, map(float, rel), strict=True)),
+                weights=dict(zip(names, map(float, weights), strict=True)),
+            )
+        )
+
+    def current_weights(self, state: SearchState) -> dict[str, float]:
+        """Weights used by the next selection: proxies alone until the GP is in use."""
+        if len(state.observed()) < self.n_init or not state.reliability:
+            return uniform_weights(list(self.config.proxies)) if self.config.proxies else {GP: 1.0}
+        return dict(state.reliability[-1].weights)
+
+    # ----- selection ---------------------------------------------------------------------------
+    def _choose(
+        self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
+    ) -> list[int]:
+        self._ensure_reference(state, scores)
+        rng = state.rng()
+        try:
+            if len(state.observed()) < self.n_init or state.surrogate is None:
+                return self._initial_design(state, pool, scores, q, rng)
+            return self._bo_batch(state, pool, scores, q)
+        finally:
+            state.save_rng(rng)
+
+    def _initial_design(
+        self,
+        state: SearchState,
+        pool: Sequence[str],
+        scores: ProxyScores,
+        q: int,
+        rng: np.random.Generator,
+    ) -> list[int]:
+        if not (self.fusion and scores):
+            return [int(i) for i in rng.choice(len(pool), size=q, replace=False)]
+        size = min(len(pool), int(self._opt("init_pool", 500)))  # type: ignore[call-overload]
+        subset = rng.choice(len(pool), size=size, replace=False)
+        ranks = {p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies}
+        fused = fuse_ranks(ranks, uniform_weights(list(ranks)))
+        return [int(subset[i]) for i in np.argsort(fused, kind="stable")[:q]]
+
+    def _bo_batch(
+        self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
+    ) -> list[int]:
+        x, y = self._observed_xy(state)
+        assert state.surrogate is not None
+        gp = GPSurrogate.fit(x, y, init=state.surrogate["hyper"], optimize=False)
+        if state.pending:  # evaluations still running: fantasize them first
+            pend_scores = {
+                p: np.array([e.proxies.get(p, np.nan) for e in state.pending])
+                for p in self.config.proxies
+            }
+            xp = self._features(state, [e.arch for e in state.pending], pend_scores)
+            gp = gp.condition(xp, gp.predict(xp)[0])
+        xpool = self._features(state, pool, scores)
+        weights = self.current_weights(state)
+        proxy_ranks = (
+            {p: descending_ranks(np.asarray(scores[p])) for p in self.config.proxies if p in scores}
+            if self.fusion
+            else {}
+        )
+        chosen: list[int] = []
+        for _ in range(q):
+            lei = gp.log_expected_improvement(xpool)
+            if self.fusion and proxy_ranks:
+                fused = fuse_ranks({GP: descending_ranks(lei), **proxy_ranks}, weights)
+            else:
+                fused = -lei
+            fused = np.asarray(fused, dtype=float).copy()
+            fused[chosen] = np.inf
+            order = np.lexsort((-lei, fused))
+            pick = int(order[0])
+            chosen.append(pick)
+            if len(chosen) < q:
+                xi = xpool[pick : pick + 1]
+                gp = gp.condition(xi, gp.predict(xi)[0])
+        return chosen
+
+
+class ProxyBO(BayesianOptimization):
+    """ProxyBO as published: EI ranking fused with proxy rankings by reliability weights."""
+
+    name = "proxybo"
+    uses_proxies = True
+    fusion = True
+
+
+class ProxyBOFeatures(ProxyBO):
+    """ProxyBO whose GP also takes the proxies as inputs (see the module docstring)."""
+
+    name = "proxybo-features"
+    proxy_features = True

@@ -1,0 +1,354 @@
+"""Search-quality benchmark on a tabular NAS benchmark (e.g. NAS-Bench-201 tables).
+
+Every method searches the same pool (the rows that have every requested proxy), maximising
+`val_acc`; each run's best-val architecture is reported with its `test_acc`. `rea` runs to the
+reference budget and defines the target: its mean (over seeds) best `val_acc` there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.spaces import Table, TabularSpace, load_table
+from optimizer.state import Evaluation, SearchConfig
+from optimizer.strategies import STRATEGIES, make_strategy
+
+OPTUNA_METHODS = ("optuna-tpe", "optuna-gp")
+METHODS = (*STRATEGIES, *OPTUNA_METHODS)
+OBJECTIVE = "val_acc"
+
+
+@dataclass
+class RunResult:
+    """One (method, seed) run: best-so-far per evaluation and timings."""
+
+    method: str
+    seed: int
+    best_so_far: list[float]
+    test_of_best: float
+    train_seconds: list[float]
+    archs_scored: int
+    ask_seconds: list[float] = field(default_factory=list)
+    tell_seconds: list[float] = field(default_factory=list)
+    weights: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ----- worker-side --------------------------------------------------------------------------
+_TABLE: Table | None = None
+
+
+def _init_worker(table_path: str, proxies: Sequence[str]) -> None:
+    global _TABLE
+    import torch
+
+    torch.set_num_threads(1)
+    _TABLE = load_table(table_path).with_proxies(proxies)
+
+
+def run_method(
+    table: Table, method: str, seed: int, budget: int, proxies: Sequence[str]
+) -> RunResult:
+    """Run `method` for `budget` evaluations on `table` (which has every proxy)."""
+    if method in OPTUNA_METHODS:
+        return _run_optuna(table, method, seed, budget)
+    space = TabularSpace.from_table(table)
+    uses = STRATEGIES[method].uses_proxies
+    config = SearchConfig(
+        strategy=method,
+        space="tabular",
+        proxies=tuple(proxies) if uses else (),
+        seed=seed,
+        budget=budget,
+        batch_size=1,
+    )
+    strategy = make_strategy(space, config)
+    state = strategy.new_state()
+    val, test, cost = (
+        table.column("val_acc"),
+        table.column("test_acc"),
+        table.column("train_time_s"),
+    )
+    zc = {p: table.column(f"zc_{p}") for p in proxies}
+    scored: set[str] = set()
+
+    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
+        idx = [space.index(a) for a in archs]
+        scored.update(archs)
+        return {p: zc[p][idx] for p in config.proxies}
+
+    asks, tells = [], []
+    while not state.done:
+        t0 = time.perf_counter()
+        chosen = strategy.ask(state, 1, score)
+        t1 = time.perf_counter()
+        results = []
+        for arch in chosen:
+            i = space.index(arch)
+            results.append(
+                Evaluation(
+                    arch=arch,
+                    round=state.round - 1,
+                    metrics={"val_acc": float(val[i]), "test_acc": float(test[i])},
+                    cost={"train_seconds": float(cost[i])},
+                )
+            )
+        strategy.tell(state, results)
+        t2 = time.perf_counter()
+        asks.append(t1 - t0)
+        tells.append(t2 - t1)
+    best = state.best()
+    assert best is not None
+    return RunResult(
+        method=method,
+        seed=seed,
+        best_so_far=state.best_so_far(),
+        test_of_best=best.metrics["test_acc"],
+        train_seconds=[e.cost.get("train_seconds", 0.0) for e in state.history],
+        archs_scored=len(scored),
+        ask_seconds=asks,
+        tell_seconds=tells,
+        weights=[r.to_json() for r in state.reliability],
+    )
+
+
+def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = TabularSpace.from_table(table)
+    sampler: optuna.samplers.BaseSampler
+    if method == "optuna-tpe":
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    else:
+        sampler = optuna.samplers.GPSampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    by_code = {tuple(int(v) for v in c): i for i, c in enumerate(space.codes.tolist())}
+    val, test, cost = (
+        table.column("val_acc"),
+        table.column("test_acc"),
+        table.column("train_time_s"),
+    )
+    seen: set[int] = set()
+    best, best_test = -math.inf, math.nan
+    curve: list[float] = []
+    train: list[float] = []
+    asks: list[float] = []
+    trials = 0
+    while len(curve) < budget and trials < 50 * budget:
+        trials += 1
+        t0 = time.perf_counter()
+        trial = study.ask()
+        code = tuple(
+            trial.suggest_categorical(f"x{pos}", list(range(card)))
+            for pos, card in enumerate(space.cardinalities)
+        )
+        asks.append(time.perf_counter() - t0)
+        i = by_code.get(code)
+        if i is None:  # outside the pool: pruned, does not count
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        study.tell(trial, float(val[i]))
+        if i in seen:  # a repeat is a table lookup: no new evaluation
+            continue
+        seen.add(i)
+        if val[i] > best:
+            best, best_test = float(val[i]), float(test[i])
+        curve.append(best)
+        train.append(float(cost[i]))
+    while len(curve) < budget:  # the sampler got stuck on known points: the curve stays flat
+        curve.append(best)
+        train.append(0.0)
+    return RunResult(method, seed, curve, best_test, train, 0, asks, [])
+
+
+def _job(method: str, seed: int, budget: int, proxies: Sequence[str]) -> RunResult:
+    assert _TABLE is not None
+    return run_method(_TABLE, method, seed, budget, proxies)
+
+
+# ----- summary ------------------------------------------------------------------------------
+def summarize(
+    runs: Sequence[RunResult], reference: str, reference_budget: int, proxy_seconds: float
+) -> dict[str, Any]:
+    by_method: dict[str, list[RunResult]] = {}
+    for r in runs:
+        by_method.setdefault(r.method, []).append(r)
+    ref_curves = np.array([r.best_so_far[:reference_budget] for r in by_method[reference]])
+    target = float(ref_curves[:, reference_budget - 1].mean())
+    out: dict[str, Any] = {"target": target, "reference_budget": reference_budget, "methods": {}}
+    for method, rs in by_method.items():
+        curves = np.array([r.best_so_far for r in rs])
+        mean = curves.mean(axis=0)
+        hit = np.flatnonzero(mean >= target - 1e-9)
+        evals = int(hit[0]) + 1 if hit.size else None
+        asks = np.concatenate([r.ask_seconds for r in rs]) if rs[0].ask_seconds else np.array([])
+        tells = np.concatenate([r.tell_seconds for r in rs]) if rs[0].tell_seconds else np.array([])
+        last = np.concatenate([r.ask_seconds[-10:] for r in rs]) if rs[0].ask_seconds else asks
+        last_tell = (
+            np.concatenate([r.tell_seconds[-10:] for r in rs]) if rs[0].tell_seconds else tells
+        )
+        out["methods"][method] = {
+            "mean_best": [round(float(v), 6) for v in mean],
+            "evals_to_target": evals,
+            "speedup_vs_rea": (reference_budget / evals) if evals else None,
+            "final_test_acc_mean": float(np.mean([r.test_of_best for r in rs])),
+            "ask_seconds_median": float(np.median(asks)) if asks.size else None,
+            "ask_seconds_median_last10": float(np.median(last)) if last.size else None,
+            "tell_seconds_median": float(np.median(tells)) if tells.size else None,
+            "tell_seconds_median_last10": float(np.median(last_tell)) if last_tell.size else None,
+            "seeds": len(rs),
+            "seeds_reaching_target": int(sum(c.max() >= target - 1e-9 for c in curves)),
+            "final_best_mean": float(mean[-1]),
+            "proxy_seconds_per_arch": proxy_seconds,
+        }
+    return out
+
+
+def plot_curves(
+    runs: Sequence[RunResult], summary: dict[str, Any], proxy_seconds: float, path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    by_method: dict[str, list[RunResult]] = {}
+    for r in runs:
+        by_method.setdefault(r.method, []).append(r)
+    for method, rs in by_method.items():
+        curves = np.array([r.best_so_far for r in rs])
+        mean = curves.mean(axis=0)
+        se = curves.std(axis=0, ddof=1) / math.sqrt(len(rs)) if len(rs) > 1 else 0 * mean
+        x = np.arange(1, len(mean) + 1)
+        (line,) = ax1.plot(x, mean, label=method)
+        ax1.fill_between(x, mean - se, mean + se, alpha=0.2, color=line.get_color())
+        hours = (
+            np.array(
+                [np.cumsum(r.train_seconds) + r.archs_scored * proxy_seconds for r in rs]
+            ).mean(axis=0)
+            / 3600.0
+        )
+        ax2.plot(hours, mean, label=method, color=line.get_color())
+    for ax in (ax1, ax2):
+        ax.axhline(summary["target"], color="k", ls="--", lw=0.8, label="target (rea)")
+        ax.set_ylabel("mean best val_acc")
+        lo = summary["target"] - 1.0
+        ax.set_ylim(lo, None)
+        ax.grid(alpha=0.3)
+    ax1.set_xlabel("evaluations")
+    ax2.set_xlabel("simulated GPU hours (training + proxies)")
+    ax2.set_xscale("log")
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_weights(weights: Sequence[dict[str, Any]], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    names = list(weights[0]["weights"]) if weights else []
+    n = [w["n_observed"] for w in weights]
+    for name in names:
+        ax1.plot(n, [w["weights"][name] for w in weights], label=name)
+        ax2.plot(n, [w["reliability"][name] for w in weights], label=name)
+    ax1.set_title(f"weight (P[best scorer]) — {title}")
+    ax2.set_title("reliability (pairwise ordering accuracy)")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("evaluations")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_benchmark(
+    table_path: str,
+    methods: Sequence[str],
+    proxies: Sequence[str],
+    seeds: int,
+    budget: int,
+    reference_budget: int,
+    out_dir: str,
+    workers: int | None = None,
+    proxy_seconds: float = 0.5,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every method for every seed and write `summary.json`, `curves.png`, `runs.json`."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if "rea" not in methods:
+        raise ValueError("'rea' must be among the methods: it defines the target")
+    if reference_budget < 1 or budget < 1 or seeds < 1:
+        raise ValueError("--budget, --reference-budget and --seeds must be positive")
+    table = load_table(table_path).with_proxies(proxies)  # validates the path and the proxies
+    if len(table.archs) < max(budget, reference_budget):
+        raise ValueError(
+            f"the table has {len(table.archs)} rows with every proxy, fewer than the budget"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (m, s, reference_budget if m == "rea" else budget) for m in methods for s in range(seeds)
+    ]
+    # slow methods first so the pool drains evenly
+    order = {"optuna-gp": 0, "proxybo-features": 1, "proxybo": 1, "bo": 1}
+    jobs.sort(key=lambda j: order.get(j[0], 2))
+    workers = workers or os.cpu_count() or 1
+    runs: list[RunResult] = []
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="benchmark", unit="run", disable=not progress)
+    with ProcessPoolExecutor(
+        workers, initializer=_init_worker, initargs=(table_path, list(proxies))
+    ) as pool:
+        futures = {pool.submit(_job, m, s, b, list(proxies)): (m, s) for m, s, b in jobs}
+        for fut in as_completed(futures):
+            r = fut.result()
+            runs.append(r)
+            bar.set_postfix_str(f"{r.method} seed {r.seed}: best {r.best_so_far[-1]:.3f}")
+            bar.update()
+    bar.close()
+    runs.sort(key=lambda r: (r.method, r.seed))
+    summary = summarize(runs, "rea", reference_budget, proxy_seconds)
+    summary["table"] = str(table_path)
+    summary["proxies"] = list(proxies)
+    summary["seeds"] = seeds
+    summary["budget"] = budget
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "runs.json").write_text(
+        json.dumps(
+            [
+                {
+                    "method": r.method,
+                    "seed": r.seed,
+                    "best_so_far": r.best_so_far,
+                    "test_of_best": r.test_of_best,
+                    "weights": r.weights,
+                }
+                for r in runs
+            ]
+        )
+    )
+    plot_curves(runs, summary, proxy_seconds, out / "curves.png")
+    for r in runs:
+        if r.seed == 0 and r.weights:
+            plot_weights(r.weights, f"{r.method}, seed 0", out / f"weights_{r.method}_seed0.png")
+    return summary

@@ -1,0 +1,85 @@
+"""`proxybo benchmark` end to end on a small generated table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from proxybo.cli import app
+from tests.optimizer.conftest import make_table
+
+
+@pytest.fixture(scope="module")
+def table_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    table = make_table(n_ops=3)  # 729 cells
+    path = tmp_path_factory.mktemp("bench") / "table.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        cols = ["val_acc", "test_acc", "train_time_s", "zc_good", "zc_noise"]
+        w.writerow(["arch", *cols])
+        for i, arch in enumerate(table.archs):
+            row = [f"{table.columns[c][i]:.6f}" for c in cols]
+            if i == 0:
+                row[3] = ""  # a row without a proxy is left out of the pool
+            w.writerow([arch, *row])
+    return path
+
+
+def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "--table",
+            str(table_csv),
+            "--methods",
+            "proxybo,bo,rea,random,proxy-warmup,optuna-tpe",
+            "--proxies",
+            "good,noise",
+            "--seeds",
+            "2",
+            "--budget",
+            "12",
+            "--reference-budget",
+            "20",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    rea = summary["methods"]["rea"]
+    assert summary["target"] == pytest.approx(rea["mean_best"][19])
+    assert len(rea["mean_best"]) == 20 and rea["evals_to_target"] <= 20
+    for name in ("proxybo", "bo", "random", "proxy-warmup", "optuna-tpe"):
+        m = summary["methods"][name]
+        assert len(m["mean_best"]) == 12
+        assert m["mean_best"] == sorted(m["mean_best"])  # best-so-far never drops
+        if m["evals_to_target"] is not None:
+            assert m["speedup_vs_rea"] == pytest.approx(20 / m["evals_to_target"])
+    assert (out / "curves.png").stat().st_size > 10_000
+    assert (out / "weights_proxybo_seed0.png").exists()
+    runs = json.loads((out / "runs.json").read_text())
+    assert {r["method"] for r in runs} >= {"proxybo", "rea"}
+
+
+def test_benchmark_refuses_bad_arguments(table_csv: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["benchmark", "--table", str(table_csv), "--out", str(tmp_path), "--seeds", "1"]
+    r = runner.invoke(app, [*base, "--methods", "proxybo,bo"])
+    assert r.exit_code == 2 and "'rea' must be among the methods" in r.output
+    r = runner.invoke(app, [*base, "--methods", "rea,magic"])
+    assert r.exit_code == 2 and "unknown method" in r.output
+    r = runner.invoke(app, [*base, "--methods", "rea", "--proxies", "synflow"])
+    assert r.exit_code == 2 and "zc_synflow" in r.output
+    r = runner.invoke(
+        app, ["benchmark", "--table", str(tmp_path / "missing.csv"), "--methods", "rea"]
+    )
+    assert r.exit_code == 2 and "missing.csv" in r.output

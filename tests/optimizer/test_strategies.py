@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from optimizer.spaces import NB201Space, Table, TabularSpace
+from optimizer.state import Evaluation, SearchConfig, SearchState
+from optimizer.strategies import GP, STRATEGIES, Strategy, make_strategy
+from optimizer.strategies.proxybo import BayesianOptimization
+
+
+def _run(
+    table: Table,
+    strategy: str,
+    budget: int,
+    proxies: Sequence[str] = ("good",),
+    seed: int = 0,
+    q: int = 1,
+    options: dict | None = None,
+) -> tuple[Strategy, SearchState]:
+    space = TabularSpace.from_table(table)
+    uses = STRATEGIES[strategy].uses_proxies
+    config = SearchConfig(
+        strategy=strategy,
+        space="tabular",
+        proxies=tuple(proxies) if uses else (),
+        seed=seed,
+        budget=budget,
+        batch_size=q,
+        options=options or {},
+    )
+    strat = make_strategy(space, config)
+    state = strat.new_state()
+    val = table.column("val_acc")
+
+    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
+        idx = [space.index(a) for a in archs]
+        return {p: table.column(f"zc_{p}")[idx] for p in config.proxies}
+
+    while not state.done:
+        chosen = strat.ask(state, q, score)
+        assert chosen, "a strategy with budget left must propose something"
+        strat.tell(
+            state,
+            [
+                Evaluation(
+                    arch=a, round=state.round - 1, metrics={"val_acc": float(val[space.index(a)])}
+                )
+                for a in chosen
+            ],
+        )
+    return strat, state
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_spends_its_budget_on_distinct_archs(small_table: Table, name: str) -> None:
+    _, state = _run(small_table, name, budget=14, q=3)
+    archs = [e.arch for e in state.history]
+    assert len(archs) == 14 == len(set(archs))
+    assert state.pending == []
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_is_deterministic_for_a_seed(small_table: Table, name: str) -> None:
+    a = _run(small_table, name, budget=12, seed=5)[1].to_json()
+    b = _run(small_table, name, budget=12, seed=5)[1].to_json()
+    c = _run(small_table, name, budget=12, seed=6)[1].to_json()
+    assert a == b
+    assert [e["arch"] for e in a["history"]] != [e["arch"] for e in c["history"]]
+
+
+def test_stopping_and_resuming_from_json_gives_the_same_search(small_table: Table) -> None:
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(strategy="proxybo", space="tabular", proxies=("good",), seed=1, budget=12)
+    strat = make_strategy(space, config)
+    val = small_table.column("val_acc")
+
+    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
+        return {"good": small_table.column("zc_good")[[space.index(a) for a in archs]]}
+
+    def step(state: SearchState) -> None:
+        (arch,) = strat.ask(state, 1, score)
+        strat.tell(
+            state, [Evaluation(arch, state.round - 1, {"val_acc": float(val[space.index(arch)])})]
+        )
+
+    straight = strat.new_state()
+    resumed = strat.new_state()
+    while not straight.done:
+        step(straight)
+        step(resumed)
+        resumed = SearchState.from_json(json.loads(json.dumps(resumed.to_json())), config)
+    assert resumed.to_json() == straight.to_json()
+
+
+def test_proxybo_beats_random_and_tracks_reliability(small_table: Table) -> None:
+    best = {
+        name: np.mean(
+            [
+                _run(small_table, name, budget=25, seed=s)[1].objective_values().max()
+                for s in range(3)
+            ]
+        )
+        for name in ("proxybo", "random")
+    }
+    assert best["proxybo"] > best["random"]
+    _, state = _run(small_table, "proxybo", budget=25, seed=0)
+    last = state.reliability[-1]
+    assert set(last.weights) == {GP, "good"}
+    assert np.isclose(sum(last.weights.values()), 1.0)
+    assert last.n_observed == 25
+
+
+def test_a_misleading_proxy_loses_its_weight(small_table: Table) -> None:
+    _, state = _run(small_table, "proxybo", budget=30, proxies=("bad",))
+    assert state.reliability[-1].weights["bad"] < 0.05
+    assert state.reliability[-1].reliability["bad"] < 0.3
+
+
+def test_an_informative_proxy_steers_the_first_rounds(small_table: Table) -> None:
+    _, state = _run(small_table, "proxybo", budget=10, proxies=("good", "noise"))
+    last = state.reliability[-1]
+    assert last.reliability["good"] > last.reliability["noise"]
+    assert last.weights["good"] + last.weights[GP] > last.weights["noise"]
+    y = small_table.column("val_acc")
+    initial = state.objective_values()[:5]
+    assert initial.mean() > np.quantile(y, 0.9)
+
+
+def test_batches_are_diverse_under_fantasies(small_table: Table) -> None:
+    _, state = _run(small_table, "bo", budget=20, q=5)
+    rounds: dict[int, list[str]] = {}
+    for e in state.history:
+        rounds.setdefault(e.round, []).append(e.arch)
+    assert all(len(v) == len(set(v)) == 5 for v in rounds.values())
+
+
+def test_sampled_pool_for_a_large_space_mixes_random_and_mutations() -> None:
+    config = SearchConfig(strategy="bo", space="nb201", budget=50, options={"pool_size": 40})
+    strat = make_strategy(NB201Space(), config)
+    state = strat.new_state()
+    pool = strat.candidates(state)
+    assert len(pool) == len(set(pool)) == 40
+    chosen = strat.select(state, pool, {}, 1)
+    strat.tell(state, [Evaluation(chosen[0], 0, {"val_acc": 1.0})])
+    assert chosen[0] not in strat.candidates(state)
+
+
+def test_unknown_strategy_and_missing_proxies_are_refused() -> None:
+    with pytest.raises(ValueError, match="choose one of"):
+        make_strategy(NB201Space(), SearchConfig(strategy="nope", space="nb201"))
+    with pytest.raises(ValueError, match="needs at least one proxy"):
+        make_strategy(NB201Space(), SearchConfig(strategy="proxybo", space="nb201"))
+
+
+def test_proxy_features_widen_the_gp_input(small_table: Table) -> None:
+    strat, state = _run(small_table, "proxybo-features", budget=10, proxies=("good", "noise"))
+    assert isinstance(strat, BayesianOptimization)
+    assert state.surrogate is not None
+    assert state.surrogate["hyper"]["dim"] == 4 * 6 + 2
