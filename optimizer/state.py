@@ -192,6 +192,32 @@ def _from_json_float(v: float | str | int) -> float:
     return float(v)
 
 
+_NON_FINITE = ("nan", "inf", "-inf")
+
+
+def _tree_to_json(v: Any) -> Any:
+    """Non-finite floats anywhere in nested lists / dicts as strings (e.g. the surrogate's
+    unbounded constraint limits), so the state stays strict JSON."""
+    if isinstance(v, float):
+        return _json_float(v)
+    if isinstance(v, dict):
+        return {k: _tree_to_json(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_tree_to_json(x) for x in v]
+    return v
+
+
+def _tree_from_json(v: Any) -> Any:
+    """Inverse of `_tree_to_json` (for trees that hold no other such strings)."""
+    if isinstance(v, str) and v in _NON_FINITE:
+        return float(v)
+    if isinstance(v, dict):
+        return {k: _tree_from_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_tree_from_json(x) for x in v]
+    return v
+
+
 class SearchState:
     """Everything a search needs to continue, in memory; (de)serialised with `to_json`."""
 
@@ -300,7 +326,7 @@ class SearchState:
             "pending": [p.to_json() for p in self.pending],
             "reliability": [r.to_json() for r in self.reliability],
             "rng": _rng_to_json(self.rng_state),
-            "surrogate": self.surrogate,
+            "surrogate": _tree_to_json(self.surrogate),
             "extras": self.extras,
         }
 
@@ -331,7 +357,7 @@ class SearchState:
             state.pending = [Pending.from_json(p) for p in doc["pending"]]
             state.reliability = [RoundReliability.from_json(r) for r in doc["reliability"]]
             state.rng_state = _rng_from_json(doc["rng"])
-            state.surrogate = doc.get("surrogate")
+            state.surrogate = _tree_from_json(doc.get("surrogate"))
             state.extras = dict(doc.get("extras") or {})
         except StateError:
             raise

@@ -1,0 +1,95 @@
+"""Search settings: YAML / JSON loading and validation messages that say what to change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.config import SearchSettings, SettingsError, load_settings
+from optimizer.strategies import DEFAULT_STRATEGY
+
+
+def test_defaults_and_json_round_trip() -> None:
+    s = SearchSettings()
+    assert s.search.strategy == DEFAULT_STRATEGY
+    assert s.search.proxies == ("jacov", "synflow", "snip")
+    assert s.data.dataset == "digits"
+    assert s.state.uri == "./proxybo-state/"
+    assert SearchSettings.from_json(s.to_json()) == s
+
+
+def test_yaml_file_with_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "search.yaml"
+    path.write_text(
+        "search:\n  budget: 6\n  proxies: jacov, snip\nnetwork: {C: 4, N: 1}\n"
+        "state: {uri: s3://bucket/prefix}\n"
+    )
+    s = load_settings(path)
+    assert (s.search.budget, s.search.proxies, s.network.C) == (6, ("jacov", "snip"), 4)
+    assert s.state.uri == "s3://bucket/prefix"
+    t = s.with_overrides({"search.budget": 9, "search.batch_size": None})
+    assert (t.search.budget, t.search.batch_size) == (9, s.search.batch_size)
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"search": {"budgt": 3}}, ["search.budgt", "unknown setting", "allowed:", "budget"]),
+        ({"trainig": {}}, ["trainig", "unknown setting", "training"]),
+        ({"search": {"budget": "many"}}, ["search.budget", "valid integer", "'many'"]),
+        ({"network": {"C": [4]}}, ["network.C", "valid integer"]),
+        ({"search": {"budget": 0}}, ["search.budget", "greater than or equal to 1"]),
+        ({"search": {"batch_size": 0}}, ["search.batch_size"]),
+        (
+            {"search": {"proxies": ["jacov", "magic"]}},
+            ["search.proxies", "unknown proxy 'magic'", "available proxies", "synflow", "zen"],
+        ),
+        (
+            {"search": {"strategy": "hyperband"}},
+            ["search.strategy", "unknown strategy 'hyperband'", "proxybo", "rea"],
+        ),
+        ({"search": {"strategy": "proxybo", "proxies": []}}, ["needs at least one proxy"]),
+        ({"training": {"momentum": 1.5}}, ["training.momentum", "less than 1"]),
+        ({"data": {"dataset": "imagenet"}}, ["data.dataset", "unknown dataset 'imagenet'"]),
+        ({"tracking": {"search_id": "a b"}}, ["tracking.search_id"]),
+    ],
+)
+def test_invalid_settings_name_the_key_and_the_fix(doc: dict, expected: list[str]) -> None:
+    with pytest.raises(SettingsError) as info:
+        SearchSettings.from_mapping(doc)
+    for text in expected:
+        assert text in str(info.value)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search: [unclosed\n")
+    with pytest.raises(SettingsError, match="not valid YAML"):
+        load_settings(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(SettingsError, match="must be a mapping of sections"):
+        load_settings(listy)
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        SearchSettings.from_json("{nope")
+
+
+def test_fingerprint_follows_what_defines_the_search() -> None:
+    base = SearchSettings()
+    fp = base.search_config().fingerprint()
+    same = base.with_overrides(
+        {"search.budget": 99, "state.uri": "s3://b/p", "tracking.tracking_uri": "http://x:5000"}
+    )
+    assert same.search_config().fingerprint() == fp
+    for key, value in [
+        ("search.seed", 3),
+        ("search.batch_size", 4),
+        ("network.C", 8),
+        ("data.dataset", "fashion-mnist"),
+        ("training.epochs", 2),
+        ("search.proxies", "jacov"),
+    ]:
+        assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
