@@ -49,6 +49,10 @@ benchmark: $(STAMP)
 	$(BIN)/proxybo benchmark --table $(TABLE) --methods proxybo,bo,rea,random \
 		--seeds 10 --budget 150 --reference-budget 300 --out benchmarks/results/quick
 
+# A real local search (digits, MLflow in ./mlruns.db, state in ./proxybo-state/); resumable.
+search: $(STAMP)
+	$(BIN)/proxybo search
+
 # The image for every pipeline component: $(IMAGE_REPO):<pyproject version> (CUDA build);
 # TORCH_VARIANT=cpu builds the CPU variant, tagged <version>-cpu.
 image:

@@ -66,7 +66,7 @@ class SearchSection(_Section):
     proxies: tuple[str, ...] = Field(
         default=DEFAULT_PROXIES, description="zero-cost proxies to compute"
     )
-    budget: int = Field(default=24, ge=1, description="architectures to train in total")
+    budget: int = Field(default=16, ge=1, description="architectures to train in total")
     batch_size: int = Field(default=2, ge=1, description="architectures selected per round (q)")
     seed: int = Field(default=0, ge=0)
     pool_size: int = Field(default=64, ge=1, description="candidates proxy-scored per round")
@@ -139,7 +139,7 @@ class DataSettings(_Section):
 class TrainingSettings(_Section):
     """SGD with Nesterov momentum and a cosine schedule (see components/training.py)."""
 
-    epochs: int = Field(default=8, ge=1)
+    epochs: int = Field(default=5, ge=1)
     batch_size: int = Field(default=64, ge=1)
     lr: float = Field(default=0.05, gt=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)

@@ -13,6 +13,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(proxies_app, name="proxies")
+from proxybo.cli_search import register as register_search  # noqa: E402
+
+register_search(app)
 
 
 @app.callback()

@@ -93,3 +93,8 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         ("search.proxies", "jacov"),
     ]:
         assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
+
+
+def test_the_shipped_example_is_valid_and_documents_the_defaults() -> None:
+    example = Path(__file__).parents[2] / "examples" / "search.yaml"
+    assert load_settings(example) == SearchSettings()
