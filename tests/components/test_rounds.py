@@ -14,6 +14,7 @@ import torch
 
 from components import rounds
 from components.config import SearchSettings
+from components.runner import limit_torch_threads
 from components.state_store import open_store
 from optimizer.proxies.registry import REGISTRY, ProxySpec
 from optimizer.state import SearchState, StateError
@@ -23,6 +24,8 @@ FAILING = "test_fails_on_odd_convs"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[SearchSettings]:
+    threads = torch.get_num_threads()
+    limit_torch_threads()  # as the local runner does: far faster on a shared 2-core machine
     s = SearchSettings.from_mapping(
         {
             "search": {
@@ -42,6 +45,7 @@ def settings(tmp_path: Path) -> Iterator[SearchSettings]:
         }
     )
     yield s
+    torch.set_num_threads(threads)
     rounds._TRACKERS.clear()
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
 
