@@ -62,5 +62,13 @@ image:
 	$(DOCKER) build --build-arg TORCH_VARIANT=$(TORCH_VARIANT) --build-arg PROXYBO_VERSION=$(VERSION) \
 		-t $(IMAGE) .
 
+# The Kubeflow pipeline package (checked in; tests/pipelines fails when it is stale).
+compile: $(STAMP)
+	$(BIN)/proxybo compile --out pipelines/compiled/proxybo_search.yaml
+
+# The pipeline end to end under kfp.local, against real MLflow and SeaweedFS servers (~4 min).
+e2e: $(STAMP)
+	$(BIN)/pytest -q -m e2e tests/e2e
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from proxybo import __version__
+from proxybo.cli_kfp import app as kfp_app
 from proxybo.cli_proxies import app as proxies_app
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(proxies_app, name="proxies")
+app.add_typer(kfp_app)  # compile, submit, schedule
 from proxybo.cli_search import register as register_search  # noqa: E402
 
 register_search(app)
