@@ -12,6 +12,7 @@ would otherwise dominate the fit, and only the order matters to expected improve
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,11 @@ from botorch.acquisition.analytic import _log_ei_helper
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import Kernel, ProductKernel, RBFKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 from scipy.stats import norm, rankdata
 
 DTYPE = torch.float64
@@ -31,6 +36,27 @@ def copula(y: np.ndarray) -> np.ndarray:
     """Rank-based Gaussian copula of `y` (`n`): normal quantiles of the mid-ranks, `n`."""
     n = len(y)
     return np.asarray(norm.ppf((rankdata(y) - 0.5) / n), dtype=float)
+
+
+def _kernel(d: int, shared: int | None) -> Kernel | None:
+    """None (BoTorch's ARD default) or a shared-lengthscale kernel on the first `shared` columns
+    times an ARD kernel on the rest, each with the dimension-scaled prior."""
+    if shared is None:
+        return None
+    if not 0 < shared <= d:
+        raise ValueError(f"shared must be in 1..{d}, got {shared}")
+    prior = LogNormalPrior(loc=math.sqrt(2.0), scale=math.sqrt(3.0))
+    enc = RBFKernel(
+        lengthscale_prior=prior,
+        lengthscale_constraint=GreaterThan(2.5e-2, transform=None, initial_value=prior.mode),
+        active_dims=list(range(shared)),
+    )
+    if shared == d:
+        return enc
+    rest = get_covar_module_with_dim_scaled_prior(
+        ard_num_dims=d - shared, active_dims=list(range(shared, d))
+    )
+    return ProductKernel(enc, rest)
 
 
 @dataclass
@@ -57,8 +83,13 @@ class GPSurrogate:
         optimize: bool = True,
         maxiter: int = 200,
         seed: int = 0,
+        shared: int | None = None,
     ) -> GPSurrogate:
         """Fit on `x` (`n x d`) and objective `y` (`n`, maximised).
+
+        With `shared=k`, the first `k` columns (the architecture encoding) share one lengthscale
+        (an exponentiated Hamming kernel on one-hot inputs) and the other columns get one each;
+        otherwise every column has its own (ARD).
 
         `init` is a `hyperparameters()` dict to start from; with `optimize=False` it is reused
         as-is (the model is only conditioned on the new data).
@@ -67,7 +98,9 @@ class GPSurrogate:
             raise ValueError(f"a GP needs at least 2 observations with features, got {len(y)}")
         tx = torch.as_tensor(np.asarray(x), dtype=DTYPE)
         ty = torch.as_tensor(copula(np.asarray(y, dtype=float)), dtype=DTYPE).unsqueeze(-1)
-        model = SingleTaskGP(tx, ty, outcome_transform=Standardize(m=1))
+        model = SingleTaskGP(
+            tx, ty, covar_module=_kernel(tx.shape[-1], shared), outcome_transform=Standardize(m=1)
+        )
         warm = init is not None and init.get("dim") == tx.shape[-1]
         if warm:
             assert init is not None

@@ -55,21 +55,44 @@ def _init_worker(table_path: str, proxies: Sequence[str]) -> None:
     _TABLE = load_table(table_path).with_proxies(proxies)
 
 
+def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
+    """`NAME` or `NAME:key=value;key=value` (values parsed as JSON where they can be), e.g.
+    `bo:kernel=ard` runs BO with the per-column kernel."""
+    name, _, rest = spec.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, rest.split(";")):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ValueError(f"method {spec!r}: options must read key=value, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    if options and name in OPTUNA_METHODS:
+        raise ValueError(f"method {spec!r}: Optuna peers take no options")
+    return name, options
+
+
 def run_method(
     table: Table, method: str, seed: int, budget: int, proxies: Sequence[str]
 ) -> RunResult:
-    """Run `method` for `budget` evaluations on `table` (which has every proxy)."""
-    if method in OPTUNA_METHODS:
+    """Run `method` (see `parse_method`) for `budget` evaluations on `table` (which has every
+    proxy)."""
+    name, options = parse_method(method)
+    if name in OPTUNA_METHODS:
         return _run_optuna(table, method, seed, budget)
     space = TabularSpace.from_table(table)
-    uses = STRATEGIES[method].uses_proxies
+    uses = STRATEGIES[name].uses_proxies
     config = SearchConfig(
-        strategy=method,
+        strategy=name,
         space="tabular",
         proxies=tuple(proxies) if uses else (),
         seed=seed,
         budget=budget,
         batch_size=1,
+        options=options,
     )
     strategy = make_strategy(space, config)
     state = strategy.new_state()
@@ -139,12 +162,13 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
         table.column("train_time_s"),
     )
     seen: set[int] = set()
-    best, best_test = -math.inf, math.nan
+    outside: set[tuple[int, ...]] = set()
+    best, best_test, worst = -math.inf, math.nan, math.inf
     curve: list[float] = []
     train: list[float] = []
     asks: list[float] = []
     trials = 0
-    while len(curve) < budget and trials < 50 * budget:
+    while len(curve) < budget and trials < 20 * budget:
         trials += 1
         t0 = time.perf_counter()
         trial = study.ask()
@@ -154,13 +178,21 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
         )
         asks.append(time.perf_counter() - t0)
         i = by_code.get(code)
-        if i is None:  # outside the pool: pruned, does not count
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        if i is None:  # outside the pool: does not count toward the budget
+            if code in outside:
+                # A sampler that ignores pruned trials (GPSampler) proposes the same cell again
+                # and again; the second time it is told the worst value seen, as BO benchmarks
+                # do with infeasible points, so it moves on.
+                study.tell(trial, worst if math.isfinite(worst) else 0.0)
+            else:
+                outside.add(code)
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue
         study.tell(trial, float(val[i]))
         if i in seen:  # a repeat is a table lookup: no new evaluation
             continue
         seen.add(i)
+        worst = min(worst, float(val[i]))
         if val[i] > best:
             best, best_test = float(val[i]), float(test[i])
         curve.append(best)
@@ -291,9 +323,8 @@ def run_benchmark(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every method for every seed and write `summary.json`, `curves.png`, `runs.json`."""
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    for m in methods:
+        parse_method(m)
     if "rea" not in methods:
         raise ValueError("'rea' must be among the methods: it defines the target")
     if reference_budget < 1 or budget < 1 or seeds < 1:
@@ -310,7 +341,7 @@ def run_benchmark(
     ]
     # slow methods first so the pool drains evenly
     order = {"optuna-gp": 0, "proxybo-features": 1, "proxybo": 1, "bo": 1}
-    jobs.sort(key=lambda j: order.get(j[0], 2))
+    jobs.sort(key=lambda j: order.get(j[0].partition(":")[0], 2))
     workers = workers or os.cpu_count() or 1
     runs: list[RunResult] = []
     from tqdm import tqdm

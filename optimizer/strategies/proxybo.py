@@ -10,8 +10,11 @@ an input with its own ARD lengthscale, so a useful proxy sharpens the surrogate 
 is learned away.
 
 Options (all in `SearchConfig.options`):
-- `n_init`: evaluations before the GP is used (BO: random; ProxyBO: top of the equally
-  weighted proxy ranking within a random subset of `init_pool` candidates). Default 5.
+- `n_init`: evaluations before the GP is used, chosen to cover every encoding value
+  (operation on an edge) at least once; ties go to the equally weighted proxy ranking (ProxyBO)
+  or are random (BO), within a random subset of `init_pool` candidates. Default 5.
+- `kernel`: "hamming" (default: one lengthscale shared by the encoding, one per proxy
+  feature) or "ard" (one per encoding column).
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
@@ -55,6 +58,13 @@ class BayesianOptimization(Strategy):
     # ----- options ---------------------------------------------------------------------------
     def _opt(self, key: str, default: object) -> object:
         return self.config.options.get(key, default)
+
+    @property
+    def shared(self) -> int | None:
+        """Columns sharing one lengthscale: the encoding, unless `kernel` is "ard"."""
+        if self._opt("kernel", "hamming") == "ard":
+            return None
+        return int(self.space.encode([]).shape[1]) if hasattr(self.space, "encode") else None
 
     @property
     def n_init(self) -> int:
@@ -141,6 +151,7 @@ class BayesianOptimization(Strategy):
             optimize=optimize,
             maxiter=200 if prev is None else 50,
             seed=self.config.seed + n,
+            shared=self.shared,
         )
         state.surrogate = {"hyper": gp.hyperparameters(), "n_fit": n if optimize else last}
         if self.config.proxies and n >= 3:
@@ -194,20 +205,41 @@ class BayesianOptimization(Strategy):
         q: int,
         rng: np.random.Generator,
     ) -> list[int]:
-        if not (self.fusion and scores):
-            return [int(i) for i in rng.choice(len(pool), size=q, replace=False)]
+        """Space-filling picks: each covers the most encoding values (an operation on an edge)
+        that no evaluated or chosen architecture has yet, so the GP sees every choice early.
+        Ties go to the best equally weighted proxy rank (ProxyBO) or are random (BO), within a
+        random subset of `init_pool` candidates that keeps seeds apart."""
         size = min(len(pool), int(self._opt("init_pool", 500)))  # type: ignore[call-overload]
         subset = rng.choice(len(pool), size=size, replace=False)
-        ranks = {p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies}
-        fused = fuse_ranks(ranks, uniform_weights(list(ranks)))
-        return [int(subset[i]) for i in np.argsort(fused, kind="stable")[:q]]
+        enc = self.space.encode([pool[int(i)] for i in subset]) > 0.5
+        if self.fusion and scores:
+            ranks = {
+                p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies
+            }
+            tie = fuse_ranks(ranks, uniform_weights(list(ranks)))
+        else:
+            tie = rng.permutation(size).astype(float)
+        busy = [e.arch for e in state.history] + [p.arch for p in state.pending]
+        covered = (
+            self.space.encode(busy).max(axis=0) > 0.5 if busy else np.zeros(enc.shape[1], bool)
+        )
+        chosen: list[int] = []
+        for _ in range(q):
+            gain = (enc & ~covered).sum(axis=1).astype(float)
+            gain[chosen] = -1.0
+            pick = int(np.lexsort((tie, -gain))[0])
+            chosen.append(pick)
+            covered = covered | enc[pick]
+        return [int(subset[i]) for i in chosen]
 
     def _bo_batch(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
     ) -> list[int]:
         x, y = self._observed_xy(state)
         assert state.surrogate is not None
-        gp = GPSurrogate.fit(x, y, init=state.surrogate["hyper"], optimize=False)
+        gp = GPSurrogate.fit(
+            x, y, init=state.surrogate["hyper"], optimize=False, shared=self.shared
+        )
         if state.pending:  # evaluations still running: fantasize them first
             pend_scores = {
                 p: np.array([e.proxies.get(p, np.nan) for e in state.pending])

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Search-quality benchmark of issue 2 on the NAS-Bench-201 tables (paths are arguments: the
+# tables are not part of the repository).
+#   benchmarks/nb201_speedup.sh ../shared/data/nb201 [SEEDS] [OUT]
+set -euo pipefail
+DATA=${1:?usage: nb201_speedup.sh DATA_DIR [SEEDS] [OUT]}
+SEEDS=${2:-30}
+OUT=${3:-benchmarks/results}
+BIN=${BIN:-.venv/bin}
+METHODS="proxybo,proxybo-features,bo,proxybo:kernel=ard,bo:kernel=ard,rea,random,proxy-warmup,optuna-tpe,optuna-gp"
+
+for table in cifar10 imagenet16-120; do
+  "$BIN/proxybo" benchmark --table "$DATA/$table.csv" --methods "$METHODS" \
+    --proxies jacov,synflow,snip --seeds "$SEEDS" --budget 150 --reference-budget 300 \
+    --out "$OUT/$table"
+done
+
+# Robustness: the CIFAR-10 table with every proxy negated (a misleading proxy).
+NEG=$(mktemp -d)/cifar10-negated.csv
+"$BIN/python" benchmarks/negate_proxies.py "$DATA/cifar10.csv" "$NEG"
+"$BIN/proxybo" benchmark --table "$NEG" --methods "proxybo,proxybo-features,bo,rea" \
+  --proxies jacov,synflow,snip --seeds "$SEEDS" --budget 150 --reference-budget 300 \
+  --out "$OUT/cifar10-negated"
+
+# The 15-minute budget of the quick run (10 seeds, the four core methods).
+/usr/bin/time -f "quick run wall: %e s" "$BIN/proxybo" benchmark --table "$DATA/cifar10.csv" \
+  --methods proxybo,bo,rea,random --seeds 10 --budget 150 --reference-budget 300 \
+  --out "$OUT/quick-cifar10"
