@@ -308,8 +308,6 @@ def _api_errors(host: str, auth: Auth, action: str) -> Iterator[None]:
                 f"KFP API at {host} failed to {action} (HTTP {status}{detail})"
             ) from None
         except (OSError, ValueError) as exc:
-            if isinstance(exc, KfpError):
-                raise
             raise KfpError(f"could not {action}: {exc}") from None
 
 
