@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from proxybo import __version__
+from proxybo.cli_common import fail
 from proxybo.cli_kfp import app as kfp_app
 from proxybo.cli_proxies import app as proxies_app
 
@@ -63,8 +64,7 @@ def benchmark(
             proxy_seconds=proxy_seconds,
         )
     except (ValueError, KeyError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
     typer.echo(f"target (rea mean best at {reference_budget}): {summary['target']:.4f}")
     for name, m in summary["methods"].items():
         e = m["evals_to_target"]

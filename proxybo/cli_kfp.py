@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from proxybo.cli_common import fail
+
 if TYPE_CHECKING:
     from components.kfp_client import Auth
 
@@ -36,8 +38,7 @@ def _default_package() -> Path:
 def _fail(exc: Exception) -> typer.Exit:
     from components.kfp_client import KfpAuthError, KfpUnreachableError
 
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1 if isinstance(exc, KfpAuthError | KfpUnreachableError) else 2)
+    return fail(str(exc), 1 if isinstance(exc, KfpAuthError | KfpUnreachableError) else 2)
 
 
 def _auth(

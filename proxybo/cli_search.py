@@ -12,12 +12,9 @@ from typing import Any
 
 import typer
 
+from proxybo.cli_common import fail
+
 __all__ = ["register"]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _pct(x: float | None) -> str:
@@ -73,9 +70,9 @@ def search(
         )
         preflight(settings)
     except (SettingsError, StateError, DatasetError, StateStoreConfigError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     except (TrackingUnavailable, StateStoreError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
 
     limit_torch_threads()
     from tqdm import tqdm
@@ -104,9 +101,9 @@ def search(
     try:
         out = run_search(settings, progress)
     except (SettingsError, StateError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     except (TrackingUnavailable, StateStoreError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     finally:
         bar.close()
     s, champ = out["summary"], out["champion"]
@@ -133,10 +130,10 @@ def status(
     try:
         found = open_store(state).load()
         if found is None:
-            raise _fail(f"no search state at {state}; start one with `proxybo search`", 1)
+            raise fail(f"no search state at {state}; start one with `proxybo search`", 1)
         summary = rounds.search_summary(SearchState.from_json(found.doc))
     except (StateError, StateStoreError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True))
         return
@@ -163,9 +160,9 @@ def best(
     try:
         info = champion_info(registry_name, tracking_uri)
     except TrackingUnavailable as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     if info is None:
-        raise _fail(
+        raise fail(
             f"registered model {registry_name!r} has no champion yet; run `proxybo search` first",
             1,
         )
