@@ -12,7 +12,7 @@ The logic lives in `components.kfp_client` (API, auth, cron) and `pipelines.sear
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -41,22 +41,29 @@ def _fail(exc: Exception) -> typer.Exit:
     return fail(str(exc), 1 if isinstance(exc, KfpAuthError | KfpUnreachableError) else 2)
 
 
-def _auth(
+def _request(
+    package: Path | None,
+    param: list[str],
     auth: str,
     token_env: str,
     kube_context: str | None,
     kubeconfig: str | None,
     namespace: str | None,
-) -> Auth:
-    from components.kfp_client import resolve_auth
+) -> tuple[Path, dict[str, Any], Auth]:
+    """What submit and schedule send: the package (default: the checked-in one), its
+    parameters typed from it, and the credentials. Raises `KfpError` on invalid input."""
+    from components.kfp_client import parse_parameters, resolve_auth
 
-    return resolve_auth(
+    package = package or _default_package()
+    arguments = parse_parameters(package, param)
+    creds = resolve_auth(
         auth,
         token_env=token_env,
         kube_context=kube_context,
         kubeconfig=kubeconfig,
         namespace=namespace,
     )
+    return package, arguments, creds
 
 
 # Options shared by submit and schedule.
@@ -141,10 +148,10 @@ def submit(
     """Start one run of the compiled search pipeline on Kubeflow Pipelines."""
     from components import kfp_client
 
-    package = package or _default_package()
     try:
-        arguments = kfp_client.parse_parameters(package, param)
-        creds = _auth(auth, token_env, kube_context, kubeconfig, namespace)
+        package, arguments, creds = _request(
+            package, param, auth, token_env, kube_context, kubeconfig, namespace
+        )
         run = kfp_client.submit(
             host,
             creds,
@@ -186,11 +193,11 @@ def schedule(
     """Create a recurring run: the search continues from its state on every trigger."""
     from components import kfp_client
 
-    package = package or _default_package()
     try:
         cron = kfp_client.validate_cron(cron)
-        arguments = kfp_client.parse_parameters(package, param)
-        creds = _auth(auth, token_env, kube_context, kubeconfig, namespace)
+        package, arguments, creds = _request(
+            package, param, auth, token_env, kube_context, kubeconfig, namespace
+        )
         rec = kfp_client.schedule(
             host,
             creds,
