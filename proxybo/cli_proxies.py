@@ -16,6 +16,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# Options shared by check and bench.
+DeviceOpt = typer.Option("", help="torch device (default: cuda if available, else cpu).")
+ThreadsOpt = typer.Option(
+    0, help="CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)."
+)
+
 
 def _setup(threads: int) -> None:
     import torch
@@ -62,10 +68,8 @@ def check(
     proxies: str = typer.Option("", help="Comma-separated proxies (default: all in both)."),
     batch_size: int = typer.Option(64, help="Mini-batch size (NAS-Bench-Suite-Zero: 64)."),
     seed: int = typer.Option(0, help="Seed of the sample, the batch and the networks."),
-    device: str = typer.Option("", help="torch device (default: cuda if available, else cpu)."),
-    threads: int = typer.Option(
-        0, help="CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)."
-    ),
+    device: str = DeviceOpt,
+    threads: int = ThreadsOpt,
 ) -> None:
     """Score N random architectures live and compare with the table's zc_* columns."""
     import numpy as np
@@ -156,10 +160,8 @@ def bench(
     out: pathlib.Path = typer.Option(..., help="JSON report to write."),
     batch_size: int = typer.Option(64, help="Mini-batch size."),
     seed: int = typer.Option(0, help="Seed of the architectures and the batch."),
-    device: str = typer.Option("", help="torch device (default: cuda if available, else cpu)."),
-    threads: int = typer.Option(
-        0, help="CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)."
-    ),
+    device: str = DeviceOpt,
+    threads: int = ThreadsOpt,
 ) -> None:
     """Architectures per second for a proxy set at NB201 size (3x32x32 inputs)."""
     import numpy as np
