@@ -5,5 +5,6 @@ from __future__ import annotations
 from tests.fixtures.kfp_api_double import kfp_api
 from tests.fixtures.mlflow_server import mlflow_server
 from tests.fixtures.s3server import s3_env, s3_server
+from tests.fixtures.torch_threads import one_thread
 
-__all__ = ["kfp_api", "mlflow_server", "s3_env", "s3_server"]
+__all__ = ["kfp_api", "mlflow_server", "one_thread", "s3_env", "s3_server"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,13 +34,7 @@ ALL = (
 DATA_FREE = {"params", "flops"}  # depend on neither the weights nor the data
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    # tiny networks run fastest single-threaded (no thread contention on shared CPUs)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one torch thread is fastest
 
 
 @pytest.fixture(scope="module")
