@@ -61,7 +61,7 @@ class SearchSection(_Section):
     """How the search proceeds."""
 
     strategy: str = Field(
-        default=DEFAULT_STRATEGY, description="proxybo-features, proxybo, bo, rea, ..."
+        default=DEFAULT_STRATEGY, description="proxybo (default), proxybo-features, bo, rea, random, proxy-warmup"
     )
     proxies: tuple[str, ...] = Field(
         default=DEFAULT_PROXIES, description="zero-cost proxies to compute"
