@@ -1,13 +1,17 @@
 """The surrogate: a BoTorch GP on architecture encodings, with fast out-of-sample predictions.
 
-Kernel choice: BoTorch's default `SingleTaskGP` covariance (an ARD RBF kernel with the
-dimension-scaled log-normal lengthscale prior of Hvarfner et al., 2024) on the one-hot encoding.
-On one-hot inputs an ARD RBF kernel is a product over edges of per-operation similarities, so each
-edge and each operation gets its own relevance, which is what NAS-Bench-201 needs (a few edges
-and operations matter a lot, the rest barely). The dimension-scaled prior keeps the 30+ lengthscales
-sane with few observations, where a plain Matern prior over-fits. Targets go through a rank-based
-Gaussian copula before standardisation: accuracies have a long tail of broken cells (10%) that
-would otherwise dominate the fit, and only the order matters to expected improvement.
+Kernel choice: BoTorch's default `SingleTaskGP` covariance, an ARD RBF kernel with the
+dimension-scaled log-normal lengthscale prior of Hvarfner et al. (2024), on the one-hot encoding
+(plus proxy features where a strategy adds them). On one-hot inputs an ARD RBF kernel is a
+product over edges of per-operation similarities, so each operation on each edge gets its own
+relevance, which NAS-Bench-201 needs: a few choices (a residual `skip_connect` on edge 0->3,
+convolutions elsewhere) decide most of the accuracy. Its weak spot is a column that never varied
+in the data: its lengthscale stays at the prior and the GP cannot tell that choice apart, so the
+strategies start with a space-filling design that shows every choice early. `shared=k` gives the
+alternative of one lengthscale shared by the encoding (an exponentiated Hamming kernel); measured
+on NB201 it is clearly worse (benchmarks/README.md). Targets go through a rank-based Gaussian
+copula before standardisation: accuracies have a long tail of broken cells (10%) that would
+otherwise dominate the fit, and only the order matters to expected improvement.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ Options (all in `SearchConfig.options`):
 - `n_init`: evaluations before the GP is used, chosen to cover every encoding value
   (operation on an edge) at least once; ties go to the equally weighted proxy ranking (ProxyBO)
   or are random (BO), within a random subset of `init_pool` candidates. Default 5.
-- `kernel`: "hamming" (default: one lengthscale shared by the encoding, one per proxy
-  feature) or "ard" (one per encoding column).
+- `kernel`: "ard" (default: one lengthscale per encoding column and per proxy feature) or
+  "hamming" (one lengthscale shared by the encoding, one per proxy feature).
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
@@ -61,8 +61,12 @@ class BayesianOptimization(Strategy):
 
     @property
     def shared(self) -> int | None:
-        """Columns sharing one lengthscale: the encoding, unless `kernel` is "ard"."""
-        if self._opt("kernel", "hamming") == "ard":
+        """Columns sharing one lengthscale: the encoding with `kernel="hamming"`; none (one
+        lengthscale per column) with the default `kernel="ard"`."""
+        kernel = self._opt("kernel", "ard")
+        if kernel not in ("ard", "hamming"):
+            raise ValueError(f"option kernel must be 'ard' or 'hamming', got {kernel!r}")
+        if kernel == "ard":
             return None
         return int(self.space.encode([]).shape[1]) if hasattr(self.space, "encode") else None
 

@@ -175,3 +175,14 @@ def test_proxy_features_widen_the_gp_input(small_table: Table) -> None:
     assert isinstance(strat, BayesianOptimization)
     assert state.surrogate is not None
     assert state.surrogate["hyper"]["dim"] == 4 * 6 + 2
+
+
+def test_kernel_option_selects_per_column_or_shared_lengthscales(small_table: Table) -> None:
+    _, ard = _run(small_table, "bo", budget=6)
+    _, ham = _run(small_table, "bo", budget=6, options={"kernel": "hamming"})
+    assert ard.surrogate is not None and ham.surrogate is not None
+    ard_ls = np.asarray(ard.surrogate["hyper"]["params"]["covar_module.raw_lengthscale"])
+    ham_ls = np.asarray(ham.surrogate["hyper"]["params"]["covar_module.raw_lengthscale"])
+    assert ard_ls.shape == (1, 24) and ham_ls.shape == (1, 1)
+    with pytest.raises(ValueError, match="'ard' or 'hamming'"):
+        _run(small_table, "bo", budget=6, options={"kernel": "matern"})
