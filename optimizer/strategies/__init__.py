@@ -20,7 +20,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     )
 }
 
-DEFAULT_STRATEGY = "proxybo"
+DEFAULT_STRATEGY = "proxybo-features"
 """The variant that measured best on the NAS-Bench-201 tables (see benchmarks/README.md)."""
 
 

@@ -1,0 +1,51 @@
+"""Print the Markdown table of one or more `proxybo benchmark` summaries.
+
+    python benchmarks/tables.py benchmarks/results/nb201-cifar10/summary.json [...]
+
+Rows from several summaries are merged (later files add methods the earlier ones lack); all
+must share the same target, which holds when they ran the same seeds of the same table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def table(paths: list[Path]) -> str:
+    methods: dict[str, dict[str, Any]] = {}
+    target = None
+    for path in paths:
+        summary = json.loads(path.read_text())
+        if target is not None and abs(summary["target"] - target) > 1e-9:
+            raise SystemExit(f"{path}: target {summary['target']} differs from {target}")
+        target = summary["target"]
+        for name, m in summary["methods"].items():
+            methods.setdefault(name, m)
+    lines = [
+        f"target {target:.3f}",
+        "",
+        "| method | evals to target | speed-up vs REA | mean best @55 | @100 | @150 "
+        "| seeds reaching target | test acc of best |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    order = sorted(methods, key=lambda k: (methods[k]["evals_to_target"] or 10**9, k))
+    for name in order:
+        m = methods[name]
+        best = m["mean_best"]
+        at = [f"{best[i]:.3f}" if len(best) > i else "-" for i in (54, 99, 149)]
+        evals = m["evals_to_target"]
+        speed = f"{m['speedup_vs_rea']:.2f}x" if m["speedup_vs_rea"] else "-"
+        lines.append(
+            f"| {name} | {evals if evals else 'never'} | {speed} | {' | '.join(at)} "
+            f"| {m['seeds_reaching_target']}/{m['seeds']} | {m['final_test_acc_mean']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: tables.py SUMMARY.json [SUMMARY.json ...]")
+    print(table([Path(p) for p in sys.argv[1:]]))
