@@ -61,7 +61,8 @@ class SearchSection(_Section):
     """How the search proceeds."""
 
     strategy: str = Field(
-        default=DEFAULT_STRATEGY, description="proxybo-features (default), proxybo, bo, rea, random, proxy-warmup"
+        default=DEFAULT_STRATEGY,
+        description="proxybo-features (default), proxybo, bo, rea, random, proxy-warmup",
     )
     proxies: tuple[str, ...] = Field(
         default=DEFAULT_PROXIES, description="zero-cost proxies to compute"
