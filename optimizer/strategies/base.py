@@ -42,11 +42,12 @@ class Strategy(ABC):
     def candidates(self, state: SearchState) -> list[str]:
         """The pool of unevaluated architectures this round chooses from."""
 
-    @abstractmethod
     def _choose(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
     ) -> list[int]:
-        """Positions in `pool` of the `q` architectures to evaluate next."""
+        """Positions in `pool` of the `q` architectures to evaluate next (default: the pool is
+        already the batch, as for random search and evolution)."""
+        return list(range(q))
 
     def select(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int

@@ -22,11 +22,6 @@ class RandomSearch(Strategy):
         state.save_rng(rng)
         return out
 
-    def _choose(
-        self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
-    ) -> list[int]:
-        return list(range(q))
-
 
 class RegularizedEvolution(Strategy):
     """Regularized evolution (Real et al., 2019): the population is the `population` most
@@ -83,11 +78,6 @@ class RegularizedEvolution(Strategy):
             out.append(child)
         state.save_rng(rng)
         return out
-
-    def _choose(
-        self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
-    ) -> list[int]:
-        return list(range(q))
 
 
 class ProxyWarmupEvolution(RegularizedEvolution):
