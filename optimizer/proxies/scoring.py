@@ -62,4 +62,14 @@ def score_architecture(
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         net = build_network(parse(arch), **net_kwargs).to(device)
+    if device.type == "cpu":
+        # oneDNN's convolutions (forward and both backward passes) run about 15% faster on
+        # NHWC tensors; the values agree with the NCHW ones to float rounding.
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        batch = Batch(
+            batch.inputs.contiguous(memory_format=torch.channels_last),
+            batch.targets,
+            batch.loss_fn,
+            batch.split,
+        )
     return compute_proxies(net, batch, names, seed=seed, registry=registry)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from optimizer.spaces.nb201 import NB201Space, parse
-from optimizer.spaces.nb201_net import build_network, count_parameters
+from optimizer.spaces.nb201_net import AvgPool3x3, build_network, count_parameters
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
@@ -65,6 +65,45 @@ def test_none_cell_output_is_independent_of_cell_input() -> None:
     net = build_network(parse(ALL_NONE), C=4, N=1, num_classes=3).eval()
     a, b = net(torch.randn(1, 3, 8, 8)), net(torch.randn(1, 3, 8, 8))
     assert torch.allclose(a, b)  # all-zero cells cut the input off the classifier
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (4, 8, 1, 1), (1, 2, 2, 9)])
+def test_fast_avg_pool_equals_torch_pooling_forward_and_backward(shape: tuple[int, ...]) -> None:
+    reference = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    x0 = torch.randn(*shape, dtype=torch.float64)
+    cotangent = torch.randn(*shape, dtype=torch.float64)
+    x_fast, x_ref = x0.clone().requires_grad_(), x0.clone().requires_grad_()
+    y_fast, y_ref = AvgPool3x3()(x_fast), reference(x_ref)
+    torch.testing.assert_close(y_fast, y_ref)
+    y_fast.backward(cotangent)
+    y_ref.backward(cotangent)
+    torch.testing.assert_close(x_fast.grad, x_ref.grad)
+    # the fast path is still a pooling module for FLOP counting
+    assert isinstance(AvgPool3x3(), torch.nn.AvgPool2d)
+
+
+def test_channels_last_network_gives_the_same_logits_and_gradients() -> None:
+    torch.manual_seed(0)
+    net = build_network(parse(ALL_POOL.replace("avg_pool_3x3~1|+", "nor_conv_3x3~1|+")), C=4, N=2)
+    x = torch.randn(4, 3, 16, 16)
+    y = net(x)
+    y.sum().backward()
+    grads = [p.grad.clone() for p in net.parameters() if p.grad is not None]
+    net.zero_grad()
+    net_cl = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    y_cl = net_cl(x.contiguous(memory_format=torch.channels_last))
+    y_cl.sum().backward()
+    torch.testing.assert_close(y_cl, y, rtol=1e-4, atol=1e-5)
+    for g, p in zip(grads, net_cl.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-3, atol=1e-4)
+
+
+def test_cut_cell_keeps_the_input_on_the_graph_with_zero_gradient() -> None:
+    torch.manual_seed(0)
+    net = build_network(parse(ALL_NONE), C=4, N=1, num_classes=3)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    (gx,) = torch.autograd.grad(net(x).sum(), x)
+    assert torch.count_nonzero(gx) == 0
 
 
 @pytest.mark.parametrize(

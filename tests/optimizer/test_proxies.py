@@ -190,8 +190,40 @@ def test_split_batch_gives_the_same_batch_independent_proxies(batch: Batch) -> N
     assert all(math.isfinite(v) for v in parts.values())
 
 
+def test_scoring_in_channels_last_matches_the_plain_layout(batch: Batch) -> None:
+    # score_architecture runs NHWC on CPU (faster oneDNN convolutions); compute_proxies on a
+    # plain NCHW network with the same seed must agree to float rounding.
+    names = ["jacov", "synflow", "snip", "grad_norm", "nwot"]
+    fast = score_architecture(ARCH, batch, names, seed=0, **TINY)
+    plain = compute_proxies(tiny_net(0), batch, names, seed=0)
+    for name in names:
+        assert fast[name] == pytest.approx(plain[name], rel=1e-4), name
+
+
 def test_batch_shapes_are_validated() -> None:
     with pytest.raises(ValueError, match="batch x channels"):
         Batch(torch.zeros(4, 8), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="targets"):
         Batch(torch.zeros(4, 3, 8, 8), torch.zeros(5, dtype=torch.long))
+
+
+def test_cuda_scoring_switches_to_exact_kernels_and_restores_the_callers_settings() -> None:
+    from optimizer.proxies.registry import _exact_cuda
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = (
+            False, True, True, True,
+        )  # fmt: skip
+        with _exact_cuda(True):
+            assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+            assert (cudnn.allow_tf32, matmul.allow_tf32) == (False, False)
+        assert (cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == (
+            False, True, True, True,
+        )  # fmt: skip
+        with pytest.raises(RuntimeError), _exact_cuda(True):
+            raise RuntimeError("a failing proxy")
+        assert cudnn.benchmark and cudnn.allow_tf32  # restored after an error too
+    finally:
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved
