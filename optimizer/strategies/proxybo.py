@@ -13,8 +13,10 @@ Options (all in `SearchConfig.options`):
 - `n_init`: evaluations before the GP is used, chosen to cover every encoding value
   (operation on an edge) at least once; ties go to the equally weighted proxy ranking (ProxyBO)
   or are random (BO), within a random subset of `init_pool` candidates. Default 5.
-- `kernel`: "ard" (default: one lengthscale per encoding column and per proxy feature) or
-  "hamming" (one lengthscale shared by the encoding, one per proxy feature).
+- `kernel`: "ard" (default: one lengthscale per encoding column and per proxy feature),
+  "hamming" (one lengthscale shared by the encoding, one per proxy feature), or "auto" (both
+  are fitted after every observation and the one whose k-fold out-of-sample predictions order
+  the evaluated architectures better is used, ties to ARD).
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
@@ -45,6 +47,17 @@ GP = "gp"
 
 _REF_POINTS = 257
 
+KERNELS: tuple[str, ...] = ("ard", "hamming", "auto")
+"""Values of the `kernel` option; "auto" fits the first two and uses the better one."""
+
+
+def pick_kernel(predictions: dict[str, np.ndarray], y: np.ndarray) -> str:
+    """The kernel whose out-of-sample `predictions` (`n` each) order `y` (`n`) best by pairwise
+    accuracy; ties go to the first in `predictions`' order."""
+    names = list(predictions)
+    acc = {k: float(pairwise_accuracy(v[:, None], y)[0]) for k, v in predictions.items()}
+    return max(names, key=lambda k: (acc[k], -names.index(k)))
+
 
 class BayesianOptimization(Strategy):
     """GP + expected improvement over the candidate pool; batches by fantasized observations
@@ -60,15 +73,25 @@ class BayesianOptimization(Strategy):
         return self.config.options.get(key, default)
 
     @property
-    def shared(self) -> int | None:
-        """Columns sharing one lengthscale: the encoding with `kernel="hamming"`; none (one
-        lengthscale per column) with the default `kernel="ard"`."""
-        kernel = self._opt("kernel", "ard")
-        if kernel not in ("ard", "hamming"):
-            raise ValueError(f"option kernel must be 'ard' or 'hamming', got {kernel!r}")
+    def kernel(self) -> str:
+        """The `kernel` option: "ard", "hamming" or "auto"."""
+        kernel = str(self._opt("kernel", "ard"))
+        if kernel not in KERNELS:
+            raise ValueError(f"option kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+        return kernel
+
+    def _shared_for(self, kernel: str) -> int | None:
+        """Columns sharing one lengthscale: the encoding with the "hamming" kernel; none (one
+        lengthscale per column) with "ard"."""
         if kernel == "ard":
             return None
         return int(self.space.encode([]).shape[1]) if hasattr(self.space, "encode") else None
+
+    @property
+    def shared(self) -> int | None:
+        """`_shared_for` of the configured kernel ("auto" starts as "ard")."""
+        kernel = self.kernel
+        return self._shared_for("ard" if kernel == "auto" else kernel)
 
     @property
     def n_init(self) -> int:
@@ -148,24 +171,58 @@ class BayesianOptimization(Strategy):
         every = self._opt("refit_every", None)
         step = int(every) if every is not None else (1 if n <= 30 else n // 15)  # type: ignore[call-overload]
         optimize = prev is None or n - last >= step
-        gp = GPSurrogate.fit(
-            x,
-            y,
-            init=prev["hyper"] if prev else None,
-            optimize=optimize,
-            maxiter=200 if prev is None else 50,
-            seed=self.config.seed + n,
-            shared=self.shared,
-        )
-        state.surrogate = {"hyper": gp.hyperparameters(), "n_fit": n if optimize else last}
+        kernels = list(KERNELS[:2]) if self.kernel == "auto" else [self.kernel]
+        hypers = dict(prev.get("hypers", {})) if prev else {}
+        if prev and not hypers:  # a state written before kernels were tracked by name
+            hypers[str(prev.get("kernel", kernels[0]))] = prev["hyper"]
+        fits = {
+            k: GPSurrogate.fit(
+                x,
+                y,
+                init=hypers.get(k),
+                optimize=optimize,
+                maxiter=200 if k not in hypers else 50,
+                seed=self.config.seed + n,
+                shared=self._shared_for(k),
+            )
+            for k in kernels
+        }
+        oos: np.ndarray | None = None
+        chosen = kernels[0]
+        if len(kernels) > 1 and n >= 3:
+            # "auto": the kernel whose out-of-sample predictions order the evaluated
+            # architectures best (same folds for both), ties to the first (ARD).
+            rng = state.rng()
+            fold_seed = int(rng.integers(2**31))
+            state.save_rng(rng)
+            preds = {
+                k: gp.kfold_predictions(self.cv_folds, np.random.default_rng(fold_seed))
+                for k, gp in fits.items()
+            }
+            chosen = pick_kernel(preds, y)
+            oos = preds[chosen]
+        gp = fits[chosen]
+        state.surrogate = {
+            "hyper": gp.hyperparameters(),
+            "kernel": chosen,
+            "hypers": {k: f.hyperparameters() for k, f in fits.items()},
+            "n_fit": n if optimize else last,
+        }
         if self.config.proxies and n >= 3:
-            self._measure_reliability(state, gp, y)
+            self._measure_reliability(state, gp, y, oos)
 
-    def _measure_reliability(self, state: SearchState, gp: GPSurrogate, y: np.ndarray) -> None:
+    @property
+    def cv_folds(self) -> int:
+        return int(self._opt("cv_folds", 5))  # type: ignore[call-overload]
+
+    def _measure_reliability(
+        self, state: SearchState, gp: GPSurrogate, y: np.ndarray, oos: np.ndarray | None = None
+    ) -> None:
         obs = state.observed()
         rng = state.rng()
         names = [GP, *self.config.proxies]
-        oos = gp.kfold_predictions(int(self._opt("cv_folds", 5)), rng)  # type: ignore[call-overload]
+        if oos is None:
+            oos = gp.kfold_predictions(self.cv_folds, rng)
         columns = [oos] + [
             np.array([e.proxies.get(p, np.nan) for e in obs]) for p in self.config.proxies
         ]
@@ -241,8 +298,9 @@ class BayesianOptimization(Strategy):
     ) -> list[int]:
         x, y = self._observed_xy(state)
         assert state.surrogate is not None
+        kernel = str(state.surrogate.get("kernel", "ard" if self.kernel == "auto" else self.kernel))
         gp = GPSurrogate.fit(
-            x, y, init=state.surrogate["hyper"], optimize=False, shared=self.shared
+            x, y, init=state.surrogate["hyper"], optimize=False, shared=self._shared_for(kernel)
         )
         if state.pending:  # evaluations still running: fantasize them first
             pend_scores = {

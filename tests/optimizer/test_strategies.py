@@ -9,7 +9,7 @@ import pytest
 from optimizer.spaces import NB201Space, Table, TabularSpace
 from optimizer.state import Evaluation, SearchConfig, SearchState
 from optimizer.strategies import GP, STRATEGIES, Strategy, make_strategy
-from optimizer.strategies.proxybo import BayesianOptimization
+from optimizer.strategies.proxybo import BayesianOptimization, pick_kernel
 
 
 def _run(
@@ -184,5 +184,24 @@ def test_kernel_option_selects_per_column_or_shared_lengthscales(small_table: Ta
     ard_ls = np.asarray(ard.surrogate["hyper"]["params"]["covar_module.raw_lengthscale"])
     ham_ls = np.asarray(ham.surrogate["hyper"]["params"]["covar_module.raw_lengthscale"])
     assert ard_ls.shape == (1, 24) and ham_ls.shape == (1, 1)
-    with pytest.raises(ValueError, match="'ard' or 'hamming'"):
+    with pytest.raises(ValueError, match="ard, hamming, auto"):
         _run(small_table, "bo", budget=6, options={"kernel": "matern"})
+
+
+def test_auto_kernel_uses_the_kernel_with_the_better_out_of_sample_ranking(
+    small_table: Table,
+) -> None:
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    good, bad = y + 0.1, y[::-1].copy()
+    assert pick_kernel({"ard": bad, "hamming": good}, y) == "hamming"
+    assert pick_kernel({"ard": good, "hamming": bad}, y) == "ard"
+    assert pick_kernel({"ard": good, "hamming": good * 2}, y) == "ard"  # tie: the first
+
+    strat, state = _run(small_table, "proxybo", budget=12, options={"kernel": "auto"})
+    assert isinstance(strat, BayesianOptimization)
+    sur = state.surrogate
+    assert sur is not None and set(sur["hypers"]) == {"ard", "hamming"}
+    assert sur["kernel"] in ("ard", "hamming") and sur["hyper"] == sur["hypers"][sur["kernel"]]
+    # the state round-trips and the next ask uses the chosen kernel's hyperparameters
+    again = SearchState.from_json(json.loads(json.dumps(state.to_json())), expected=state.config)
+    assert again.surrogate == sur
