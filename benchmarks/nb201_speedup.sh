@@ -7,7 +7,7 @@ DATA=${1:?usage: nb201_speedup.sh DATA_DIR [SEEDS] [OUT]}
 SEEDS=${2:-30}
 OUT=${3:-benchmarks/results}
 BIN=${BIN:-.venv/bin}
-METHODS="proxybo-features,proxybo,bo,proxybo:kernel=hamming,bo:kernel=hamming,rea,random,proxy-warmup,optuna-tpe,optuna-gp"
+METHODS="proxybo-features,proxybo,bo,proxybo-features:kernel=ard,proxybo:kernel=ard,bo:kernel=ard,proxybo-features:kernel=hamming,proxybo:kernel=hamming,bo:kernel=hamming,rea,random,proxy-warmup,optuna-tpe,optuna-gp"
 
 for table in cifar10 imagenet16-120; do
   "$BIN/proxybo" benchmark --table "$DATA/$table.csv" --methods "$METHODS" \

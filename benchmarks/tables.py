@@ -4,6 +4,9 @@
 
 Rows from several summaries are merged (later files add methods the earlier ones lack); all
 must share the same target, which holds when they ran the same seeds of the same table.
+`PATH#OPTION` labels the GP methods of that file that carry no option, e.g.
+`results/nb201-cifar10-kernel-ard/summary.json#kernel=ard` for a run made when ARD was the
+default kernel.
 """
 
 from __future__ import annotations
@@ -13,16 +16,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+GP_METHODS = frozenset({"bo", "proxybo", "proxybo-features"})
+
 
 def table(paths: list[Path]) -> str:
     methods: dict[str, dict[str, Any]] = {}
     target = None
-    for path in paths:
-        summary = json.loads(path.read_text())
+    for spec in paths:
+        path, _, option = str(spec).partition("#")
+        summary = json.loads(Path(path).read_text())
         if target is not None and abs(summary["target"] - target) > 1e-9:
             raise SystemExit(f"{path}: target {summary['target']} differs from {target}")
         target = summary["target"]
         for name, m in summary["methods"].items():
+            if option and name in GP_METHODS:
+                name = f"{name}:{option}"
             methods.setdefault(name, m)
     lines = [
         f"target {target:.3f}",

@@ -17,7 +17,7 @@ import json
 import math
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -31,6 +31,7 @@ from pydantic import (
 from optimizer.proxies.scoring import DEFAULT_PROXIES
 from optimizer.state import SearchConfig
 from optimizer.strategies import DEFAULT_STRATEGY, STRATEGIES
+from optimizer.strategies.proxybo import DEFAULT_KERNEL
 
 __all__ = [
     "DataSettings",
@@ -73,6 +74,11 @@ class SearchSection(_Section):
     pool_size: int = Field(default=64, ge=1, description="candidates proxy-scored per round")
     n_init: int = Field(default=4, ge=2, description="evaluations before the GP is used")
     proxy_batch_size: int = Field(default=64, ge=2, description="images in the proxies' mini-batch")
+    kernel: Literal["auto", "ard", "hamming"] = Field(
+        default=DEFAULT_KERNEL,
+        description="GP kernel of the GP strategies: auto (the better of ard and hamming, "
+        "re-chosen as results arrive), ard (a lengthscale per edge operation) or hamming",
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -249,6 +255,9 @@ class SearchSettings(_Section):
                 "pool_size": s.pool_size,
                 "n_init": s.n_init,
                 "proxy_batch_size": s.proxy_batch_size,
+                # Only a non-default kernel enters the options (and so the fingerprint): searches
+                # stored before the setting existed keep their fingerprint.
+                **({"kernel": s.kernel} if s.kernel != DEFAULT_KERNEL else {}),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),
                 "training": self.training.model_dump(exclude={"device"}),

@@ -13,10 +13,10 @@ Options (all in `SearchConfig.options`):
 - `n_init`: evaluations before the GP is used, chosen to cover every encoding value
   (operation on an edge) at least once; ties go to the equally weighted proxy ranking (ProxyBO)
   or are random (BO), within a random subset of `init_pool` candidates. Default 5.
-- `kernel`: "ard" (default: one lengthscale per encoding column and per proxy feature),
-  "hamming" (one lengthscale shared by the encoding, one per proxy feature), or "auto" (both
-  are fitted after every observation and the one whose k-fold out-of-sample predictions order
-  the evaluated architectures better is used, ties to ARD).
+- `kernel`: "auto" (default: both of the following are fitted after every observation and the
+  one whose k-fold out-of-sample predictions order the evaluated architectures better is used,
+  ties to ARD), "ard" (one lengthscale per encoding column and per proxy feature) or "hamming"
+  (one lengthscale shared by the encoding, one per proxy feature).
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
@@ -28,6 +28,7 @@ Options (all in `SearchConfig.options`):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 
@@ -49,6 +50,9 @@ _REF_POINTS = 257
 
 KERNELS: tuple[str, ...] = ("ard", "hamming", "auto")
 """Values of the `kernel` option; "auto" fits the first two and uses the better one."""
+
+DEFAULT_KERNEL: Final = "auto"
+"""Measured best over both NB201 tables for the default strategy (benchmarks/README.md)."""
 
 
 def pick_kernel(predictions: dict[str, np.ndarray], y: np.ndarray) -> str:
@@ -75,7 +79,7 @@ class BayesianOptimization(Strategy):
     @property
     def kernel(self) -> str:
         """The `kernel` option: "ard", "hamming" or "auto"."""
-        kernel = str(self._opt("kernel", "ard"))
+        kernel = str(self._opt("kernel", DEFAULT_KERNEL))
         if kernel not in KERNELS:
             raise ValueError(f"option kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         return kernel

@@ -50,6 +50,7 @@ def test_yaml_file_with_overrides(tmp_path: Path) -> None:
             ["search.strategy", "unknown strategy 'hyperband'", "proxybo", "rea"],
         ),
         ({"search": {"strategy": "proxybo", "proxies": []}}, ["needs at least one proxy"]),
+        ({"search": {"kernel": "matern"}}, ["search.kernel", "'auto'", "'hamming'"]),
         ({"training": {"momentum": 1.5}}, ["training.momentum", "less than 1"]),
         ({"data": {"dataset": "imagenet"}}, ["data.dataset", "unknown dataset 'imagenet'"]),
         ({"tracking": {"search_id": "a b"}}, ["tracking.search_id"]),
@@ -91,8 +92,13 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         ("data.dataset", "fashion-mnist"),
         ("training.epochs", 2),
         ("search.proxies", "jacov"),
+        ("search.kernel", "hamming"),
     ]:
         assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
+    # The default kernel stays out of the options, so searches stored before the setting
+    # existed keep their fingerprint; another kernel reaches the strategy.
+    assert "kernel" not in base.search_config().options
+    assert base.with_overrides({"search.kernel": "ard"}).search_config().options["kernel"] == "ard"
 
 
 def test_the_shipped_example_is_valid_and_documents_the_defaults() -> None:

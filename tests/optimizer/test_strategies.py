@@ -178,7 +178,7 @@ def test_proxy_features_widen_the_gp_input(small_table: Table) -> None:
 
 
 def test_kernel_option_selects_per_column_or_shared_lengthscales(small_table: Table) -> None:
-    _, ard = _run(small_table, "bo", budget=6)
+    _, ard = _run(small_table, "bo", budget=6, options={"kernel": "ard"})
     _, ham = _run(small_table, "bo", budget=6, options={"kernel": "hamming"})
     assert ard.surrogate is not None and ham.surrogate is not None
     ard_ls = np.asarray(ard.surrogate["hyper"]["params"]["covar_module.raw_lengthscale"])
@@ -197,7 +197,7 @@ def test_auto_kernel_uses_the_kernel_with_the_better_out_of_sample_ranking(
     assert pick_kernel({"ard": good, "hamming": bad}, y) == "ard"
     assert pick_kernel({"ard": good, "hamming": good * 2}, y) == "ard"  # tie: the first
 
-    strat, state = _run(small_table, "proxybo", budget=12, options={"kernel": "auto"})
+    strat, state = _run(small_table, "proxybo", budget=12)  # "auto" is the default
     assert isinstance(strat, BayesianOptimization)
     sur = state.surrogate
     assert sur is not None and set(sur["hypers"]) == {"ard", "hamming"}
