@@ -339,6 +339,8 @@ def round_markdown(summary: Mapping[str, Any], results: Sequence[Mapping[str, An
         )
     else:
         lines.append("_No reliability estimate yet (too few evaluations)._")
+    if summary.get("kernel"):
+        lines += ["", f"GP kernel in use: {summary['kernel']}"]
     lines += [
         "",
         "### Search",

@@ -454,7 +454,8 @@ def update_surrogate(
 
     Returns:
         ``{"round", "n_evaluated", "budget", "best_arch", "best_val_acc", "reliability",
-        "weights", "n_new", "done"}``.
+        "weights", "kernel", "n_new", "done"}`` (`kernel`: the GP kernel in use, None before
+        the GP or for strategies without one).
     """
     s = _settings(settings)
     strategy = _strategy(s)
@@ -503,6 +504,8 @@ def _summary(strategy: Strategy, state: SearchState) -> dict[str, Any]:
         "best_val_acc": best.metrics[state.config.objective] if best else None,
         "reliability": dict(state.reliability[-1].reliability) if state.reliability else {},
         "weights": {k: float(v) for k, v in weights.items()},
+        # the GP's kernel in use ("ard" or "hamming"; with kernel "auto" it can change)
+        "kernel": (state.surrogate or {}).get("kernel"),
         "n_pending": len(state.pending),
         "done": state.done,
     }

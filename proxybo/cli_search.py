@@ -147,6 +147,8 @@ def status(
     rel = summary["reliability"]
     typer.echo("reliability: " + (_weights(rel) if rel else "- (needs 3 evaluations)"))
     typer.echo("weights:     " + _weights(summary["weights"]))
+    if summary.get("kernel"):
+        typer.echo(f"GP kernel:   {summary['kernel']}")
 
 
 def best(

@@ -71,6 +71,7 @@ def test_round_table_sorts_by_accuracy_and_lists_scorers() -> None:
         "best_val_acc": 0.91,
         "reliability": {"gp": 0.8, "synflow": 0.6},
         "weights": {"gp": 0.7, "synflow": 0.3},
+        "kernel": "hamming",
         "done": False,
     }
     results = [
@@ -85,6 +86,8 @@ def test_round_table_sorts_by_accuracy_and_lists_scorers() -> None:
     assert rows[2][-1] == "failed: NaN loss"
     assert scorers == [["gp", "0.8", "0.7"], ["synflow", "0.6", "0.3"]]  # GP first
     assert "evaluated: 6 of 10" in md and "done: no" in md
+    assert "GP kernel in use: hamming" in md
+    assert "GP kernel" not in round_markdown({**summary, "kernel": None}, results)
 
 
 def test_round_metrics_are_flat_and_finite() -> None:
