@@ -465,26 +465,9 @@ class MLflowTracker:
         self.search_id = spec.search_id
         self.experiment_id = self._experiment_id(EXPERIMENT_PREFIX + spec.search_id)
         fingerprint = _fingerprint(spec)
-        found = self.client.search_runs(
-            [self.experiment_id],
-            f"tags.`{TAG_SEARCH_ID}` = '{spec.search_id}' and tags.`{TAG_ROLE}` = 'search'",
-            order_by=["attributes.start_time ASC"],
-            max_results=1,
-        )
+        found = self._parent_runs(spec.search_id)
         if found:
-            run = found[0]
-            old = run.data.tags.get(TAG_CONFIG_FINGERPRINT)
-            if old != fingerprint:
-                raise ValueError(
-                    f"search {spec.search_id!r} already has a parent run ({run.info.run_id}) "
-                    f"started with a different configuration (fingerprint {old} != "
-                    f"{fingerprint}); resume it with the same config, or start a new search id"
-                )
-            self.parent_run_id = run.info.run_id
-            if run.info.status != "RUNNING":
-                self.client.update_run(self.parent_run_id, status="RUNNING")
-            _log.info("resuming parent run %s of search %s", self.parent_run_id, spec.search_id)
-            return self.parent_run_id
+            return self._resume_parent(found[0], spec, fingerprint)
 
         from mlflow.entities import Param
 
@@ -497,6 +480,14 @@ class MLflowTracker:
                 TAG_CONFIG_FINGERPRINT: fingerprint,
             },
         )
+        # Steps of one round run in parallel (the training fan-out) and each may find no parent
+        # and create one. Every creator looks again and keeps the earliest parent (by start
+        # time, then run id, so all agree); the others delete their own before using it.
+        first = self._parent_runs(spec.search_id)[0]
+        if first.info.run_id != run.info.run_id:
+            self.client.delete_run(run.info.run_id)
+            _log.info("parent run %s was created concurrently; using it", first.info.run_id)
+            return self._resume_parent(first, spec, fingerprint)
         self.parent_run_id = run.info.run_id
         params = [
             Param("search_space", spec.search_space),
@@ -511,6 +502,31 @@ class MLflowTracker:
             json.loads(json.dumps(dict(spec.config), default=str)),
             "config.json",
         )
+        return self.parent_run_id
+
+    def _parent_runs(self, search_id: str) -> list[Any]:
+        """The live parent runs of `search_id`, earliest first (ties by run id)."""
+        runs = self.client.search_runs(
+            [str(self.experiment_id)],
+            f"tags.`{TAG_SEARCH_ID}` = '{search_id}' and tags.`{TAG_ROLE}` = 'search'",
+            order_by=["attributes.start_time ASC"],
+            max_results=50,
+        )
+        return sorted(runs, key=lambda r: (r.info.start_time, r.info.run_id))
+
+    def _resume_parent(self, run: Any, spec: SearchSpec, fingerprint: str) -> str:
+        """Adopt the existing parent `run`, which must carry the same config fingerprint."""
+        old = run.data.tags.get(TAG_CONFIG_FINGERPRINT)
+        if old != fingerprint:
+            raise ValueError(
+                f"search {spec.search_id!r} already has a parent run ({run.info.run_id}) "
+                f"started with a different configuration (fingerprint {old} != "
+                f"{fingerprint}); resume it with the same config, or start a new search id"
+            )
+        self.parent_run_id = run.info.run_id
+        if run.info.status != "RUNNING":
+            self.client.update_run(self.parent_run_id, status="RUNNING")
+        _log.info("resuming parent run %s of search %s", self.parent_run_id, spec.search_id)
         return self.parent_run_id
 
     def end_search(self, status: str = "FINISHED") -> None:

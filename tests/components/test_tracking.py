@@ -153,6 +153,43 @@ def test_parent_run_records_the_search_and_is_found_again_on_resume(
         )
 
 
+def test_parallel_steps_starting_one_search_agree_on_one_parent_run(
+    mlflow_server: MlflowServer,
+) -> None:
+    # The training fan-out starts the same search in several processes at once; each may find
+    # no parent and create one. They must end up sharing one parent, with no duplicate left.
+    import threading
+
+    search_id = f"race-{uuid.uuid4().hex[:8]}"
+    n = 6
+    barrier = threading.Barrier(n)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        tracker = MLflowTracker(mlflow_server.tracking_uri, preprocessing=PRE)
+        tracker.experiment_id = tracker._experiment_id("proxybo-" + search_id)
+        barrier.wait()
+        try:
+            ids.append(tracker.start_search(spec(search_id)))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(set(ids)) == 1, ids
+    client = MlflowClient(mlflow_server.tracking_uri)
+    experiment = client.get_experiment_by_name("proxybo-" + search_id)
+    assert experiment is not None
+    parents = client.search_runs([experiment.experiment_id], "tags.`proxybo.role` = 'search'")
+    assert [p.info.run_id for p in parents] == ids[:1]
+    assert client.get_run(ids[0]).data.params["strategy"] == "proxybo"
+
+
 def test_child_run_holds_params_metrics_curves_and_a_model_that_predicts_any_batch(
     server_tracker: MLflowTracker,
 ) -> None:

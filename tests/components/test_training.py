@@ -34,6 +34,8 @@ def test_tiny_network_learns_digits_well_above_chance(digits: Dataset) -> None:
     assert r.history[1].train_loss < r.history[0].train_loss
     assert r.model is not None
     assert r.n_params == sum(p.numel() for p in r.model.parameters())
+    # trained NHWC on CPU, handed back in the ordinary layout
+    assert all(p.is_contiguous() for p in r.model.parameters())
     assert r.train_seconds > 0 and r.device == "cpu"
     assert r.to_dict()["val_acc"] == r.val_acc and "model" not in r.to_dict()
 
