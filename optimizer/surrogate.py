@@ -20,12 +20,14 @@ otherwise dominate the fit, and only the order matters to expected improvement.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from botorch.acquisition.analytic import _log_ei_helper
+from botorch.exceptions.warnings import InputDataWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
@@ -105,9 +107,17 @@ class GPSurrogate:
             raise ValueError(f"a GP needs at least 2 observations with features, got {len(y)}")
         tx = torch.as_tensor(np.asarray(x), dtype=DTYPE)
         ty = torch.as_tensor(copula(np.asarray(y, dtype=float)), dtype=DTYPE).unsqueeze(-1)
-        model = SingleTaskGP(
-            tx, ty, covar_module=_kernel(tx.shape[-1], shared), outcome_transform=Standardize(m=1)
-        )
+        with warnings.catch_warnings():
+            if float(ty.std()) == 0.0:
+                # All results tie (common early on small validation sets): BoTorch warns that
+                # the outcomes are not standardised; the GP is then flat, which is right.
+                warnings.filterwarnings("ignore", category=InputDataWarning)
+            model = SingleTaskGP(
+                tx,
+                ty,
+                covar_module=_kernel(tx.shape[-1], shared),
+                outcome_transform=Standardize(m=1),
+            )
         warm = init is not None and init.get("dim") == tx.shape[-1]
         if warm:
             assert init is not None
