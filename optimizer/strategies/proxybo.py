@@ -20,6 +20,8 @@ Options (all in `SearchConfig.options`):
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
+- `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
+  rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
   hyperparameters when this many observations arrived since the last fit (default adaptive:
   every observation up to 30, then every n/15).
@@ -315,6 +317,11 @@ class BayesianOptimization(Strategy):
             gp = gp.condition(xp, gp.predict(xp)[0])
         xpool = self._features(state, pool, scores)
         weights = self.current_weights(state)
+        floor = float(self._opt("min_weight", 0.0))  # type: ignore[arg-type]
+        if floor > 0 and any(w >= floor for w in weights.values()):
+            # Scorers below the floor are left out of the fusion: a weight of one bootstrap
+            # win in n_boot, times a rank gap of thousands, would otherwise reorder the top.
+            weights = {k: w for k, w in weights.items() if w >= floor}
         proxy_ranks = (
             {p: descending_ranks(np.asarray(scores[p])) for p in self.config.proxies if p in scores}
             if self.fusion

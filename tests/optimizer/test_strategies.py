@@ -205,3 +205,29 @@ def test_auto_kernel_uses_the_kernel_with_the_better_out_of_sample_ranking(
     # the state round-trips and the next ask uses the chosen kernel's hyperparameters
     again = SearchState.from_json(json.loads(json.dumps(state.to_json())), expected=state.config)
     assert again.surrogate == sur
+
+
+@pytest.mark.parametrize(("floor", "expected"), [(0.0, {"gp", "good"}), (0.05, {"gp"})])
+def test_min_weight_leaves_tiny_weights_out_of_the_fusion(
+    small_table: Table, monkeypatch: pytest.MonkeyPatch, floor: float, expected: set[str]
+) -> None:
+    import optimizer.strategies.proxybo as proxybo_module
+
+    strat, state = _run(small_table, "proxybo", budget=8, options={"min_weight": floor})
+    space = TabularSpace.from_table(small_table)
+    pool = strat.candidates(state)[:200]
+    scores = {"good": small_table.column("zc_good")[[space.index(a) for a in pool]]}
+    seen: list[set[str]] = []
+    real_fuse = proxybo_module.fuse_ranks
+
+    def spy(ranks: dict, weights: dict) -> np.ndarray:
+        seen.append({k for k, w in weights.items() if w > 0})
+        return real_fuse(ranks, weights)
+
+    monkeypatch.setattr(proxybo_module, "fuse_ranks", spy)
+    monkeypatch.setattr(
+        BayesianOptimization, "current_weights", lambda self, st: {"gp": 0.97, "good": 0.03}
+    )
+    assert isinstance(strat, BayesianOptimization)
+    strat._bo_batch(state, pool, scores, 1)
+    assert seen == [expected]
