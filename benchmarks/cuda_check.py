@@ -41,14 +41,10 @@ from optimizer.proxies import (
     random_batch,
     score_architecture,
 )
+from optimizer.proxies.scoring import time_scoring
 from optimizer.spaces.nb201 import NB201Space
 
 DEVICE = "cuda"  # `--device cpu` runs the same checks on CPU (a smoke test of this script)
-
-
-def _sync() -> None:
-    if DEVICE.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -105,18 +101,9 @@ def check_rank_agreement(n_archs: int) -> dict[str, Any]:
 
 
 def check_throughput(n: int) -> dict[str, Any]:
-    archs = NB201Space().sample(np.random.default_rng(0), n + 1)
-    batch = random_batch(64, (3, 32, 32), 10, seed=0, device=DEVICE)
     out: dict[str, Any] = {}
     for label, names in (("default", list(DEFAULT_PROXIES)), ("all", available_proxies())):
-        score_architecture(archs[0], batch, names, seed=0)
-        times = []
-        for arch in archs[1:]:
-            _sync()
-            t0 = time.perf_counter()
-            score_architecture(arch, batch, names, seed=0)
-            _sync()
-            times.append(time.perf_counter() - t0)
+        times = time_scoring(names, n, device=DEVICE)
         out[label] = {
             "proxies": names,
             "seconds_per_arch": round(float(np.mean(times)), 4),

@@ -17,7 +17,7 @@ import json
 import math
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -31,7 +31,7 @@ from pydantic import (
 from optimizer.proxies.scoring import DEFAULT_PROXIES
 from optimizer.state import SearchConfig
 from optimizer.strategies import DEFAULT_STRATEGY, STRATEGIES
-from optimizer.strategies.proxybo import DEFAULT_KERNEL
+from optimizer.strategies.proxybo import DEFAULT_KERNEL, KERNELS
 
 __all__ = [
     "DataSettings",
@@ -74,7 +74,7 @@ class SearchSection(_Section):
     pool_size: int = Field(default=64, ge=1, description="candidates proxy-scored per round")
     n_init: int = Field(default=4, ge=2, description="evaluations before the GP is used")
     proxy_batch_size: int = Field(default=64, ge=2, description="images in the proxies' mini-batch")
-    kernel: Literal["auto", "ard", "hamming"] = Field(
+    kernel: str = Field(
         default=DEFAULT_KERNEL,
         description="GP kernel of the GP strategies: auto (the better of ard and hamming, "
         "re-chosen as results arrive), ard (a lengthscale per edge operation) or hamming",
@@ -85,6 +85,15 @@ class SearchSection(_Section):
     def _known_strategy(cls, v: str) -> str:
         if v not in STRATEGIES:
             raise ValueError(f"unknown strategy {v!r}; choose one of: {', '.join(STRATEGIES)}")
+        return v
+
+    @field_validator("kernel")
+    @classmethod
+    def _known_kernel(cls, v: str) -> str:
+        if v not in KERNELS:
+            raise ValueError(
+                f"unknown kernel {v!r}; choose one of: {', '.join(map(repr, KERNELS))}"
+            )
         return v
 
     @field_validator("proxies", mode="before")

@@ -496,6 +496,7 @@ def _summary(strategy: Strategy, state: SearchState) -> dict[str, Any]:
     best = state.best()
     weights_fn = getattr(strategy, "current_weights", None)
     weights = dict(weights_fn(state)) if callable(weights_fn) else {}
+    kernel_fn = getattr(strategy, "kernel_in_use", None)
     return {
         "round": max(state.round - 1, 0),
         "n_evaluated": state.n_evaluated,
@@ -504,8 +505,7 @@ def _summary(strategy: Strategy, state: SearchState) -> dict[str, Any]:
         "best_val_acc": best.metrics[state.config.objective] if best else None,
         "reliability": dict(state.reliability[-1].reliability) if state.reliability else {},
         "weights": {k: float(v) for k, v in weights.items()},
-        # the GP's kernel in use ("ard" or "hamming"; with kernel "auto" it can change)
-        "kernel": (state.surrogate or {}).get("kernel"),
+        "kernel": kernel_fn(state) if callable(kernel_fn) else None,
         "n_pending": len(state.pending),
         "done": state.done,
     }

@@ -167,24 +167,12 @@ def bench(
     import numpy as np
     import torch
 
-    from optimizer.proxies import random_batch, score_architecture
-    from optimizer.spaces.nb201 import NB201Space
+    from optimizer.proxies.scoring import time_scoring
 
     _setup(threads)
     names = [p for p in proxies.split(",") if p]
     dev = _device(device or None)
-    archs = NB201Space().sample(np.random.default_rng(seed), n + 1)
-    batch = random_batch(batch_size, (3, 32, 32), 10, seed=seed, device=dev)
-    score_architecture(archs[0], batch, names, seed=seed)  # warm-up (allocator, kernels)
-    times = []
-    for arch in archs[1:]:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        score_architecture(arch, batch, names, seed=seed)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
+    times = time_scoring(names, n, batch_size=batch_size, seed=seed, device=dev)
     report = {
         "seconds_per_arch": round(float(np.mean(times)), 4),
         "seconds_per_arch_median": round(float(np.median(times)), 4),

@@ -10,7 +10,7 @@ import torch
 from optimizer.proxies.registry import Batch, ProxyRegistry, compute_proxies
 from optimizer.spaces.nb201 import parse
 
-__all__ = ["DEFAULT_PROXIES", "random_batch", "score_architecture"]
+__all__ = ["DEFAULT_PROXIES", "random_batch", "score_architecture", "time_scoring"]
 
 DEFAULT_PROXIES: tuple[str, ...] = ("jacov", "synflow", "snip")
 """ProxyBO's default proxy set."""
@@ -73,3 +73,36 @@ def score_architecture(
             batch.split,
         )
     return compute_proxies(net, batch, names, seed=seed, registry=registry)
+
+
+def time_scoring(
+    names: Sequence[str],
+    n: int,
+    *,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> list[float]:
+    """Seconds to score each of `n` random NB201 architectures with `names` at NB201 size
+    (3x32x32 inputs, 10 classes, network construction included), after one warm-up
+    architecture (allocator, kernels)."""
+    import time
+
+    import numpy as np
+
+    from optimizer.spaces.nb201 import NB201Space
+
+    dev = torch.device(device)
+    archs = NB201Space().sample(np.random.default_rng(seed), n + 1)
+    batch = random_batch(batch_size, (3, 32, 32), 10, seed=seed, device=dev)
+    score_architecture(archs[0], batch, names, seed=seed)
+    times = []
+    for arch in archs[1:]:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        t0 = time.perf_counter()
+        score_architecture(arch, batch, names, seed=seed)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        times.append(time.perf_counter() - t0)
+    return times

@@ -50,8 +50,11 @@ GP = "gp"
 
 _REF_POINTS = 257
 
-KERNELS: tuple[str, ...] = ("ard", "hamming", "auto")
-"""Values of the `kernel` option; "auto" fits the first two and uses the better one."""
+AUTO_KERNELS: tuple[str, ...] = ("ard", "hamming")
+"""The kernels "auto" fits, in tie-breaking order."""
+
+KERNELS: tuple[str, ...] = (*AUTO_KERNELS, "auto")
+"""Values of the `kernel` option."""
 
 DEFAULT_KERNEL: Final = "auto"
 """Measured best over both NB201 tables for the default strategy (benchmarks/README.md)."""
@@ -94,10 +97,15 @@ class BayesianOptimization(Strategy):
         return int(self.space.encode([]).shape[1]) if hasattr(self.space, "encode") else None
 
     @property
-    def shared(self) -> int | None:
-        """`_shared_for` of the configured kernel ("auto" starts as "ard")."""
-        kernel = self.kernel
-        return self._shared_for("ard" if kernel == "auto" else kernel)
+    def _candidate_kernels(self) -> list[str]:
+        """The kernels fitted after each observation: both with "auto", else the one chosen."""
+        return list(AUTO_KERNELS) if self.kernel == "auto" else [self.kernel]
+
+    def kernel_in_use(self, state: SearchState) -> str | None:
+        """The kernel of the current GP fit (None before the first fit)."""
+        if state.surrogate is None:
+            return None
+        return str(state.surrogate.get("kernel", self._candidate_kernels[0]))
 
     @property
     def n_init(self) -> int:
@@ -177,10 +185,9 @@ class BayesianOptimization(Strategy):
         every = self._opt("refit_every", None)
         step = int(every) if every is not None else (1 if n <= 30 else n // 15)  # type: ignore[call-overload]
         optimize = prev is None or n - last >= step
-        kernels = list(KERNELS[:2]) if self.kernel == "auto" else [self.kernel]
-        hypers = dict(prev.get("hypers", {})) if prev else {}
-        if prev and not hypers:  # a state written before kernels were tracked by name
-            hypers[str(prev.get("kernel", kernels[0]))] = prev["hyper"]
+        kernels = self._candidate_kernels
+        # A state written before kernels were tracked by name holds one fit, of the first.
+        hypers = dict(prev.get("hypers") or {kernels[0]: prev["hyper"]}) if prev else {}
         fits = {
             k: GPSurrogate.fit(
                 x,
@@ -304,7 +311,8 @@ class BayesianOptimization(Strategy):
     ) -> list[int]:
         x, y = self._observed_xy(state)
         assert state.surrogate is not None
-        kernel = str(state.surrogate.get("kernel", "ard" if self.kernel == "auto" else self.kernel))
+        kernel = self.kernel_in_use(state)
+        assert kernel is not None
         gp = GPSurrogate.fit(
             x, y, init=state.surrogate["hyper"], optimize=False, shared=self._shared_for(kernel)
         )
