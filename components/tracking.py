@@ -79,6 +79,9 @@ METRIC_BEST = "best_so_far_val_accuracy"
 PLOT_BEST = "plots/best_so_far.png"
 PLOT_WEIGHTS = "plots/weights.png"
 
+_PARENT_WAIT_S = 30.0
+"""How long a step that did not create the experiment waits for its parent run."""
+
 _SEARCH_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAX_PARAM_CHARS = 6000
 _MAX_RUN_NAME_CHARS = 200
@@ -463,9 +466,17 @@ class MLflowTracker:
                 "'_' or '-', starting with a letter or digit"
             )
         self.search_id = spec.search_id
-        self.experiment_id = self._experiment_id(EXPERIMENT_PREFIX + spec.search_id)
+        self.experiment_id, created = self._create_experiment(EXPERIMENT_PREFIX + spec.search_id)
         fingerprint = _fingerprint(spec)
         found = self._parent_runs(spec.search_id)
+        if not found and not created:
+            # Steps of one round start in parallel (the training fan-out). Creating the
+            # experiment is atomic, so the step that created it creates the parent run; the
+            # others wait for that run instead of making their own.
+            deadline = time.monotonic() + _PARENT_WAIT_S
+            while not found and time.monotonic() < deadline:
+                time.sleep(0.2)
+                found = self._parent_runs(spec.search_id)
         if found:
             return self._resume_parent(found[0], spec, fingerprint)
 
@@ -480,9 +491,9 @@ class MLflowTracker:
                 TAG_CONFIG_FINGERPRINT: fingerprint,
             },
         )
-        # Steps of one round run in parallel (the training fan-out) and each may find no parent
-        # and create one. Every creator looks again and keeps the earliest parent (by start
-        # time, then run id, so all agree); the others delete their own before using it.
+        # Only reached by two steps at once when the experiment outlived its parent run (a
+        # crash between the two, or a deleted parent): the later creator yields where it sees
+        # the other's run.
         first = self._parent_runs(spec.search_id)[0]
         if first.info.run_id != run.info.run_id:
             self.client.delete_run(run.info.run_id)
@@ -827,22 +838,26 @@ class MLflowTracker:
         return self.parent_run_id, self.experiment_id
 
     def _experiment_id(self, name: str) -> str:
+        return self._create_experiment(name)[0]
+
+    def _create_experiment(self, name: str) -> tuple[str, bool]:
+        """The id of experiment `name`, and whether this call created it (atomic by name)."""
         from mlflow.exceptions import MlflowException
 
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
-            return str(exp.experiment_id)
+            return str(exp.experiment_id), False
         location = None if self._is_remote else self._artifact_root.as_uri()
         try:
-            return str(self.client.create_experiment(name, artifact_location=location))
+            return str(self.client.create_experiment(name, artifact_location=location)), True
         except MlflowException as exc:  # created concurrently by another pod
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
             exp = self.client.get_experiment_by_name(name)
             assert exp is not None
-            return str(exp.experiment_id)
+            return str(exp.experiment_id), False
 
 
 def _tag_float(tags: Mapping[str, str], key: str) -> float:

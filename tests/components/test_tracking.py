@@ -168,7 +168,6 @@ def test_parallel_steps_starting_one_search_agree_on_one_parent_run(
 
     def start() -> None:
         tracker = MLflowTracker(mlflow_server.tracking_uri, preprocessing=PRE)
-        tracker.experiment_id = tracker._experiment_id("proxybo-" + search_id)
         barrier.wait()
         try:
             ids.append(tracker.start_search(spec(search_id)))
