@@ -35,9 +35,9 @@ def table(paths: list[Path]) -> str:
     lines = [
         f"target {target:.3f}",
         "",
-        "| method | evals to target | speed-up vs REA | mean best @55 | @100 | @150 "
-        "| seeds reaching target | test acc of best |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | evals to target | 80% seed-bootstrap interval | speed-up vs REA "
+        "| mean best @55 | @100 | @150 | seeds reaching target | test acc of best |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     order = sorted(methods, key=lambda k: (methods[k]["evals_to_target"] or 10**9, k))
     for name in order:
@@ -46,8 +46,14 @@ def table(paths: list[Path]) -> str:
         at = [f"{best[i]:.3f}" if len(best) > i else "-" for i in (54, 99, 149)]
         evals = m["evals_to_target"]
         speed = f"{m['speedup_vs_rea']:.2f}x" if m["speedup_vs_rea"] else "-"
+        interval = m.get("evals_to_target_interval")  # summaries before it was added lack it
+        span = (
+            "-"
+            if interval is None
+            else "-".join(str(v) if v is not None else "never" for v in interval)
+        )
         lines.append(
-            f"| {name} | {evals if evals else 'never'} | {speed} | {' | '.join(at)} "
+            f"| {name} | {evals if evals else 'never'} | {span} | {speed} | {' | '.join(at)} "
             f"| {m['seeds_reaching_target']}/{m['seeds']} | {m['final_test_acc_mean']:.3f} |"
         )
     return "\n".join(lines)

@@ -209,6 +209,34 @@ def _job(method: str, seed: int, budget: int, proxies: Sequence[str]) -> RunResu
 
 
 # ----- summary ------------------------------------------------------------------------------
+INTERVAL_RESAMPLES = 2000
+"""Seed-bootstrap resamples behind `evals_to_target_interval`."""
+
+
+def first_reaching(mean: np.ndarray, target: float) -> int | None:
+    """The first evaluation (1-based) at which the curve `mean` reaches `target`, or None."""
+    hit = np.flatnonzero(mean >= target - 1e-9)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def evals_to_target_interval(
+    curves: np.ndarray, target: float, *, level: float = 0.8, seed: int = 0
+) -> list[int | None]:
+    """Seed-bootstrap interval of the evaluations to target: `level` central interval of
+    `first_reaching` over means of `curves` (`seeds x budget`) with the seeds resampled with
+    replacement. An end is None where that share of resamples never reaches the target within
+    the budget. With 30 seeds the mean curve crosses the target slowly, so a difference between
+    methods smaller than this interval is not a finding."""
+    rng = np.random.default_rng(seed)
+    n, budget = curves.shape
+    idx = rng.integers(0, n, size=(INTERVAL_RESAMPLES, n))
+    means = curves[idx].mean(axis=1)  # resamples x budget
+    reached = means >= target - 1e-9
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, budget + 1)
+    lo, hi = np.quantile(first, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    return [int(v) if v <= budget else None for v in (lo, hi)]
+
+
 def summarize(
     runs: Sequence[RunResult], reference: str, reference_budget: int, proxy_seconds: float
 ) -> dict[str, Any]:
@@ -221,8 +249,7 @@ def summarize(
     for method, rs in by_method.items():
         curves = np.array([r.best_so_far for r in rs])
         mean = curves.mean(axis=0)
-        hit = np.flatnonzero(mean >= target - 1e-9)
-        evals = int(hit[0]) + 1 if hit.size else None
+        evals = first_reaching(mean, target)
         asks = np.concatenate([r.ask_seconds for r in rs]) if rs[0].ask_seconds else np.array([])
         tells = np.concatenate([r.tell_seconds for r in rs]) if rs[0].tell_seconds else np.array([])
         last = np.concatenate([r.ask_seconds[-10:] for r in rs]) if rs[0].ask_seconds else asks
@@ -232,6 +259,7 @@ def summarize(
         out["methods"][method] = {
             "mean_best": [round(float(v), 6) for v in mean],
             "evals_to_target": evals,
+            "evals_to_target_interval": evals_to_target_interval(curves, target),
             "speedup_vs_rea": (reference_budget / evals) if evals else None,
             "final_test_acc_mean": float(np.mean([r.test_of_best for r in rs])),
             "ask_seconds_median": float(np.median(asks)) if asks.size else None,

@@ -69,8 +69,9 @@ def benchmark(
     for name, m in summary["methods"].items():
         e = m["evals_to_target"]
         s = m["speedup_vs_rea"]
+        lo, hi = (v if v is not None else "never" for v in m["evals_to_target_interval"])
         typer.echo(
-            f"{name:18s} evals_to_target={e if e else '-':>5} "
+            f"{name:18s} evals_to_target={e if e else '-':>5} (80% {lo}-{hi}) "
             f"speedup={f'{s:.2f}x' if s else '-':>7} final_best={m['final_best_mean']:.4f} "
             f"test={m['final_test_acc_mean']:.3f} ask_median={m['ask_seconds_median'] or 0:.3f}s"
         )

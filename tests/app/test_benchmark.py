@@ -6,9 +6,11 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from proxybo.benchmark import evals_to_target_interval, first_reaching
 from proxybo.cli import app
 from tests.optimizer.conftest import make_table
 
@@ -64,6 +66,9 @@ def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path)
         assert m["mean_best"] == sorted(m["mean_best"])  # best-so-far never drops
         if m["evals_to_target"] is not None:
             assert m["speedup_vs_rea"] == pytest.approx(20 / m["evals_to_target"])
+        lo, hi = m["evals_to_target_interval"]
+        if lo is not None and m["evals_to_target"] is not None:
+            assert lo <= m["evals_to_target"] and (hi is None or m["evals_to_target"] <= hi)
     assert (out / "curves.png").stat().st_size > 10_000
     assert (out / "weights_proxybo_seed0.png").exists()
     runs = json.loads((out / "runs.json").read_text())
@@ -83,3 +88,22 @@ def test_benchmark_refuses_bad_arguments(table_csv: Path, tmp_path: Path) -> Non
         app, ["benchmark", "--table", str(tmp_path / "missing.csv"), "--methods", "rea"]
     )
     assert r.exit_code == 2 and "missing.csv" in r.output
+
+
+def test_evals_to_target_interval_resamples_seeds() -> None:
+    # Identical seeds: every resample is the same curve, so the interval is one point.
+    same = np.tile(np.arange(10.0), (30, 1))
+    assert first_reaching(same.mean(axis=0), 4.0) == 5
+    assert evals_to_target_interval(same, 4.0) == [5, 5]
+    # Half the seeds reach 1 at evaluation 3, half at 8: the mean reaches 1 at 8, and a
+    # resample with fewer late seeds reaches a lower target sooner.
+    early = np.where(np.arange(10) >= 2, 1.0, 0.0)
+    late = np.where(np.arange(10) >= 7, 1.0, 0.0)
+    mixed = np.vstack([np.tile(early, (15, 1)), np.tile(late, (15, 1))])
+    lo, hi = evals_to_target_interval(mixed, 0.5)
+    assert first_reaching(mixed.mean(axis=0), 0.5) == 3 and lo == 3 and hi == 8
+    # Late seeds that only get to 0.4: the mean reaches 0.7 at 8 with at least 15 early
+    # seeds, which about half the resamples lack, so the upper end is open.
+    stuck = np.vstack([np.tile(early, (15, 1)), np.tile(0.4 * late, (15, 1))])
+    assert first_reaching(stuck.mean(axis=0), 0.7) == 8
+    assert evals_to_target_interval(stuck, 0.7) == [8, None]
