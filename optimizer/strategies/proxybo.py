@@ -20,6 +20,10 @@ Options (all in `SearchConfig.options`):
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
+- `local_after` (None: off): from this many evaluations on, the candidates are the unevaluated
+  one-edit neighbours of the best `local_top` (5) evaluated architectures, and the whole pool
+  again once those are all evaluated: a local phase that works through the top region instead of
+  trying far, uncertain cells (an experiment, see benchmarks/README.md).
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -112,7 +116,27 @@ class BayesianOptimization(Strategy):
         return max(2, int(self._opt("n_init", 5)))  # type: ignore[call-overload]
 
     # ----- pool ------------------------------------------------------------------------------
+    def _local_candidates(self, state: SearchState) -> list[str]:
+        """The local phase's pool (see `local_after`); empty before it or once exhausted."""
+        after = self._opt("local_after", None)
+        if after is None:
+            return []
+        top_k = self._opt("local_top", 5)
+        for key, value in (("local_after", after), ("local_top", top_k)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"option {key} must be a positive integer, got {value!r}")
+        obs = state.observed()
+        if len(obs) < int(after):  # type: ignore[call-overload]
+            return []
+        top = sorted(obs, key=lambda e: -e.metrics[self.config.objective])[: int(top_k)]  # type: ignore[call-overload]
+        busy = state.busy_archs
+        near = (n for e in top for n in self.space.neighbours(e.arch) if n not in busy)
+        return list(dict.fromkeys(near))
+
     def candidates(self, state: SearchState) -> list[str]:
+        local = self._local_candidates(state)
+        if local:
+            return local
         size = self._opt("pool_size", None)
         rng = state.rng()
         finite = self.space.finite_pool()

@@ -231,3 +231,32 @@ def test_min_weight_leaves_tiny_weights_out_of_the_fusion(
     assert isinstance(strat, BayesianOptimization)
     strat._bo_batch(state, pool, scores, 1)
     assert seen == [expected]
+
+
+def test_local_phase_proposes_neighbours_of_the_best_until_they_run_out(
+    small_table: Table,
+) -> None:
+    space = TabularSpace.from_table(small_table)
+    strat, state = _run(small_table, "bo", budget=12, options={"local_after": 8, "local_top": 2})
+    obs = state.observed()
+    objective = [e.metrics["val_acc"] for e in obs]
+    for i in range(8, 12):  # each pick after the 8th neighbours one of the best 2 before it
+        best = sorted(range(i), key=lambda j: -objective[j])[:2]
+        assert any(obs[i].arch in space.neighbours(obs[j].arch) for j in best), i
+    # in the phase the pool is those neighbours only
+    assert 0 < len(strat.candidates(state)) <= 2 * 6 * 3  # 2 cells, 6 edges, 3 other ops
+    # with the neighbours of the best evaluated, the whole pool is back
+    top = sorted(obs, key=lambda e: -e.metrics["val_acc"])[:2]
+    for e in top:
+        for n in space.neighbours(e.arch):
+            if n not in state.busy_archs:
+                state.history.append(
+                    Evaluation(arch=n, round=state.round, metrics={"val_acc": -1.0})
+                )
+    assert len(strat.candidates(state)) == len(space) - len(state.history)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "7", True])
+def test_local_phase_options_are_checked(small_table: Table, bad: object) -> None:
+    with pytest.raises(ValueError, match="local_after must be a positive integer"):
+        _run(small_table, "bo", budget=6, options={"local_after": bad})
