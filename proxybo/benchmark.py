@@ -315,6 +315,13 @@ def plot_curves(
     plt.close(fig)
 
 
+def weights_plot_name(method: str) -> str:
+    """The file name of `method`'s weight plot: options (`:k=v;k=v`) become `-k-v` so the name
+    is valid on every file system."""
+    safe = method.replace(":", "-").replace(";", "-").replace("=", "-")
+    return f"weights_{safe}_seed0.png"
+
+
 def plot_weights(weights: Sequence[dict[str, Any]], title: str, path: Path) -> None:
     import matplotlib
 
@@ -409,5 +416,5 @@ def run_benchmark(
     plot_curves(runs, summary, proxy_seconds, out / "curves.png")
     for r in runs:
         if r.seed == 0 and r.weights:
-            plot_weights(r.weights, f"{r.method}, seed 0", out / f"weights_{r.method}_seed0.png")
+            plot_weights(r.weights, f"{r.method}, seed 0", out / weights_plot_name(r.method))
     return summary

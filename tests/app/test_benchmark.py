@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from proxybo.benchmark import evals_to_target_interval, first_reaching
+from proxybo.benchmark import evals_to_target_interval, first_reaching, weights_plot_name
 from proxybo.cli import app
 from tests.optimizer.conftest import make_table
 
@@ -107,3 +107,9 @@ def test_evals_to_target_interval_resamples_seeds() -> None:
     stuck = np.vstack([np.tile(early, (15, 1)), np.tile(0.4 * late, (15, 1))])
     assert first_reaching(stuck.mean(axis=0), 0.7) == 8
     assert evals_to_target_interval(stuck, 0.7) == [8, None]
+
+
+def test_weight_plot_names_are_plain_file_names() -> None:
+    assert weights_plot_name("proxybo") == "weights_proxybo_seed0.png"
+    name = weights_plot_name("proxybo:min_weight=0.05;local_after=30")
+    assert name == "weights_proxybo-min_weight-0.05-local_after-30_seed0.png"
