@@ -23,7 +23,9 @@ Options (all in `SearchConfig.options`):
 - `local_after` (None: off): from this many evaluations on, the candidates are the unevaluated
   one-edit neighbours of the best `local_top` (5) evaluated architectures, and the whole pool
   again once those are all evaluated: a local phase that works through the top region instead of
-  trying far, uncertain cells (an experiment, see benchmarks/README.md).
+  trying far, uncertain cells (an experiment, see benchmarks/README.md). With `global_every`
+  (None: never) every that many rounds of the phase choose from the whole pool, a way out of a
+  region that traps a seed.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -122,11 +124,15 @@ class BayesianOptimization(Strategy):
         if after is None:
             return []
         top_k = self._opt("local_top", 5)
-        for key, value in (("local_after", after), ("local_top", top_k)):
+        every = self._opt("global_every", None)
+        checks = [("local_after", after), ("local_top", top_k)]
+        for key, value in checks + ([("global_every", every)] if every is not None else []):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"option {key} must be a positive integer, got {value!r}")
         obs = state.observed()
         if len(obs) < int(after):  # type: ignore[call-overload]
+            return []
+        if every is not None and state.round % int(every) == 0:  # type: ignore[call-overload]
             return []
         top = sorted(obs, key=lambda e: -e.metrics[self.config.objective])[: int(top_k)]  # type: ignore[call-overload]
         busy = state.busy_archs

@@ -256,7 +256,21 @@ def test_local_phase_proposes_neighbours_of_the_best_until_they_run_out(
     assert len(strat.candidates(state)) == len(space) - len(state.history)
 
 
+def test_local_phase_with_global_every_uses_the_whole_pool_in_those_rounds(
+    small_table: Table,
+) -> None:
+    space = TabularSpace.from_table(small_table)
+    opts = {"local_after": 8, "local_top": 2, "global_every": 2}
+    strat, state = _run(small_table, "bo", budget=12, options=opts)
+    free = len(space) - len(state.history)
+    assert state.round % 2 == 0 and len(strat.candidates(state)) == free
+    state.round += 1
+    assert 0 < len(strat.candidates(state)) <= 2 * 6 * 3
+
+
+@pytest.mark.parametrize("key", ["local_after", "global_every"])
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "7", True])
-def test_local_phase_options_are_checked(small_table: Table, bad: object) -> None:
-    with pytest.raises(ValueError, match="local_after must be a positive integer"):
-        _run(small_table, "bo", budget=6, options={"local_after": bad})
+def test_local_phase_options_are_checked(small_table: Table, key: str, bad: object) -> None:
+    options = {"local_after": 2, key: bad}
+    with pytest.raises(ValueError, match=f"{key} must be a positive integer"):
+        _run(small_table, "bo", budget=6, options=options)
