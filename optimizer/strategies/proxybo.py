@@ -20,12 +20,13 @@ Options (all in `SearchConfig.options`):
 - `init_pool`: size of that random subset (500), which keeps seeds apart.
 - `pool_size`: candidates per round; None (default) is every unevaluated architecture of a
   finite space, an integer is half random cells, half mutations of the best seen.
-- `local_after` (None: off): from this many evaluations on, the candidates are the unevaluated
-  one-edit neighbours of the best `local_top` (5) evaluated architectures, and the whole pool
-  again once those are all evaluated: a local phase that works through the top region instead of
-  trying far, uncertain cells (an experiment, see benchmarks/README.md). With `global_every`
-  (None: never) every that many rounds of the phase choose from the whole pool, a way out of a
-  region that traps a seed.
+- `local_after` (30 for `proxybo-features`, None = off for `bo` and `proxybo`): from this many
+  evaluations on, the candidates are the unevaluated one-edit neighbours of the best `local_top`
+  (5) evaluated architectures, and the whole pool again once those are all evaluated: a local
+  phase that works through the top region instead of trying far, uncertain cells. With
+  `global_every` (2 for `proxybo-features`, None = never for the others) every that many rounds
+  of the phase choose from the whole pool, a way out of a region that traps a seed. Measured in
+  benchmarks/README.md; `local_after=null` turns the phase off.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -82,6 +83,8 @@ class BayesianOptimization(Strategy):
     name = "bo"
     fusion = False
     proxy_features = False
+    default_local_after: int | None = None
+    default_global_every: int | None = None
 
     # ----- options ---------------------------------------------------------------------------
     def _opt(self, key: str, default: object) -> object:
@@ -120,11 +123,11 @@ class BayesianOptimization(Strategy):
     # ----- pool ------------------------------------------------------------------------------
     def _local_candidates(self, state: SearchState) -> list[str]:
         """The local phase's pool (see `local_after`); empty before it or once exhausted."""
-        after = self._opt("local_after", None)
+        after = self._opt("local_after", self.default_local_after)
         if after is None:
             return []
         top_k = self._opt("local_top", 5)
-        every = self._opt("global_every", None)
+        every = self._opt("global_every", self.default_global_every)
         checks = [("local_after", after), ("local_top", top_k)]
         for key, value in checks + ([("global_every", every)] if every is not None else []):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -396,3 +399,6 @@ class ProxyBOFeatures(ProxyBO):
 
     name = "proxybo-features"
     proxy_features = True
+    # The local phase: measured on both NB201 tables (benchmarks/README.md).
+    default_local_after = 30
+    default_global_every = 2

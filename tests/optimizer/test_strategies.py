@@ -274,3 +274,40 @@ def test_local_phase_options_are_checked(small_table: Table, key: str, bad: obje
     options = {"local_after": 2, key: bad}
     with pytest.raises(ValueError, match=f"{key} must be a positive integer"):
         _run(small_table, "bo", budget=6, options=options)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "local"),
+    [
+        ("proxybo-features", {}, True),
+        ("proxybo-features", {"local_after": None}, False),
+        ("proxybo-features", {"local_after": 31}, False),
+        ("proxybo", {}, False),
+        ("bo", {}, False),
+    ],
+)
+def test_the_default_strategy_has_the_local_phase_from_30_evaluations(
+    small_table: Table, name: str, options: dict, local: bool
+) -> None:
+    space = TabularSpace.from_table(small_table)
+    uses = STRATEGIES[name].uses_proxies
+    config = SearchConfig(
+        strategy=name,
+        space="tabular",
+        proxies=("good",) if uses else (),
+        budget=40,
+        options=options,
+    )
+    strat = make_strategy(space, config)
+    state = strat.new_state()
+    val = small_table.column("val_acc")
+    pool = space.finite_pool()
+    assert pool is not None
+    for arch in pool[:30]:
+        state.history.append(
+            Evaluation(arch=arch, round=0, metrics={"val_acc": float(val[space.index(arch)])})
+        )
+    state.round = 1  # an odd round: local with global_every=2
+    assert (len(strat.candidates(state)) <= 5 * 6 * 3) is local
+    state.round = 2  # every second round searches the whole pool
+    assert len(strat.candidates(state)) == len(space) - 30
