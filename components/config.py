@@ -79,6 +79,12 @@ class SearchSection(_Section):
         description="GP kernel of the GP strategies: auto (the better of ard and hamming, "
         "re-chosen as results arrive), ard (a lengthscale per edge operation) or hamming",
     )
+    local_phase: bool = Field(
+        default=True,
+        description="proxybo-features only: from 30 evaluations on, candidates are the one-edit "
+        "neighbours of the 5 best so far, every second round the whole pool; false keeps the "
+        "whole pool throughout",
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -267,6 +273,8 @@ class SearchSettings(_Section):
                 # Only a non-default kernel enters the options (and so the fingerprint): searches
                 # stored before the setting existed keep their fingerprint.
                 **({"kernel": s.kernel} if s.kernel != DEFAULT_KERNEL else {}),
+                # Likewise only turning the local phase off enters them.
+                **({} if s.local_phase else {"local_after": None}),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),
                 "training": self.training.model_dump(exclude={"device"}),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from components.config import SearchSettings, SettingsError, load_settings
-from optimizer.strategies import DEFAULT_STRATEGY
+from optimizer.spaces import NB201Space
+from optimizer.state import Evaluation
+from optimizer.strategies import DEFAULT_STRATEGY, make_strategy
 
 
 def test_defaults_and_json_round_trip() -> None:
@@ -93,12 +96,28 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         ("training.epochs", 2),
         ("search.proxies", "jacov"),
         ("search.kernel", "hamming"),
+        ("search.local_phase", False),
     ]:
         assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
     # The default kernel stays out of the options, so searches stored before the setting
     # existed keep their fingerprint; another kernel reaches the strategy.
     assert "kernel" not in base.search_config().options
     assert base.with_overrides({"search.kernel": "ard"}).search_config().options["kernel"] == "ard"
+    # Likewise the local phase: on by default (the strategy's own default), off reaches it.
+    assert "local_after" not in base.search_config().options
+    off = base.with_overrides({"search.local_phase": False}).search_config()
+    assert off.options["local_after"] is None
+    space = NB201Space()
+    rng = np.random.default_rng(0)
+    for config, local in ((base.search_config(), True), (off, False)):
+        strategy = make_strategy(space, config)
+        state = strategy.new_state()
+        for i, arch in enumerate(space.sample(rng, 30)):
+            state.history.append(Evaluation(arch=arch, round=0, metrics={"val_acc": float(i)}))
+        state.round = 1  # a local round of the default (every second one is global)
+        top = [e.arch for e in state.history[-5:]]
+        near = {n for a in top for n in space.neighbours(a)}
+        assert (set(strategy.candidates(state)) <= near) is local
 
 
 def test_the_shipped_example_is_valid_and_documents_the_defaults() -> None:
