@@ -31,7 +31,7 @@ from pydantic import (
 from optimizer.proxies.scoring import DEFAULT_PROXIES
 from optimizer.state import SearchConfig
 from optimizer.strategies import DEFAULT_STRATEGY, STRATEGIES
-from optimizer.strategies.proxybo import DEFAULT_KERNEL, KERNELS
+from optimizer.strategies.proxybo import DEFAULT_KERNEL, KERNELS, ProxyBOFeatures
 
 __all__ = [
     "DataSettings",
@@ -81,9 +81,10 @@ class SearchSection(_Section):
     )
     local_phase: bool = Field(
         default=True,
-        description="proxybo-features only: from 30 evaluations on, candidates are the one-edit "
-        "neighbours of the 5 best so far, every second round the whole pool; false keeps the "
-        "whole pool throughout",
+        description=f"proxybo-features only: from {ProxyBOFeatures.default_local_after} "
+        "evaluations on, candidates are the one-edit neighbours of the best so far, one round "
+        f"in {ProxyBOFeatures.default_global_every} the whole pool; false keeps the whole "
+        "pool throughout",
     )
 
     @field_validator("strategy")

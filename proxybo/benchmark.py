@@ -237,6 +237,11 @@ def evals_to_target_interval(
     return [int(v) if v <= budget else None for v in (lo, hi)]
 
 
+def format_interval(interval: Sequence[int | None]) -> str:
+    """`evals_to_target_interval` as text, e.g. "42-66" or "99-never"."""
+    return "-".join(str(v) if v is not None else "never" for v in interval)
+
+
 def summarize(
     runs: Sequence[RunResult], reference: str, reference_budget: int, proxy_seconds: float
 ) -> dict[str, Any]:

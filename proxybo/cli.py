@@ -49,7 +49,7 @@ def benchmark(
     ),
 ) -> None:
     """Compare search strategies on a tabular benchmark; writes summary.json and curves.png."""
-    from proxybo.benchmark import run_benchmark
+    from proxybo.benchmark import format_interval, run_benchmark
 
     try:
         summary = run_benchmark(
@@ -69,9 +69,9 @@ def benchmark(
     for name, m in summary["methods"].items():
         e = m["evals_to_target"]
         s = m["speedup_vs_rea"]
-        lo, hi = (v if v is not None else "never" for v in m["evals_to_target_interval"])
+        span = format_interval(m["evals_to_target_interval"])
         typer.echo(
-            f"{name:18s} evals_to_target={e if e else '-':>5} (80% {lo}-{hi}) "
+            f"{name:18s} evals_to_target={e if e else '-':>5} (80% {span}) "
             f"speedup={f'{s:.2f}x' if s else '-':>7} final_best={m['final_best_mean']:.4f} "
             f"test={m['final_test_acc_mean']:.3f} ask_median={m['ask_seconds_median'] or 0:.3f}s"
         )

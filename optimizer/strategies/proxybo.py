@@ -48,7 +48,7 @@ from optimizer.reliability import (
     pairwise_accuracy,
     uniform_weights,
 )
-from optimizer.state import RoundReliability, SearchState
+from optimizer.state import Evaluation, RoundReliability, SearchState
 from optimizer.strategies.base import ProxyScores, Strategy
 from optimizer.surrogate import GPSurrogate
 
@@ -121,6 +121,10 @@ class BayesianOptimization(Strategy):
         return max(2, int(self._opt("n_init", 5)))  # type: ignore[call-overload]
 
     # ----- pool ------------------------------------------------------------------------------
+    def _best_observed(self, state: SearchState, k: int) -> list[Evaluation]:
+        """The `k` best evaluated architectures, best first."""
+        return sorted(state.observed(), key=lambda e: -e.metrics[self.config.objective])[:k]
+
     def _local_candidates(self, state: SearchState) -> list[str]:
         """The local phase's pool (see `local_after`); empty before it or once exhausted."""
         after = self._opt("local_after", self.default_local_after)
@@ -132,12 +136,11 @@ class BayesianOptimization(Strategy):
         for key, value in checks + ([("global_every", every)] if every is not None else []):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"option {key} must be a positive integer, got {value!r}")
-        obs = state.observed()
-        if len(obs) < int(after):  # type: ignore[call-overload]
+        if len(state.observed()) < int(after):  # type: ignore[call-overload]
             return []
         if every is not None and state.round % int(every) == 0:  # type: ignore[call-overload]
             return []
-        top = sorted(obs, key=lambda e: -e.metrics[self.config.objective])[: int(top_k)]  # type: ignore[call-overload]
+        top = self._best_observed(state, int(top_k))  # type: ignore[call-overload]
         busy = state.busy_archs
         near = (n for e in top for n in self.space.neighbours(e.arch) if n not in busy)
         return list(dict.fromkeys(near))
@@ -156,7 +159,7 @@ class BayesianOptimization(Strategy):
             n = int(size) if size is not None else 1000  # type: ignore[call-overload]
             out = self._unevaluated_sample(state, rng, n - n // 2)
             seen = set(out) | state.busy_archs
-            top = sorted(state.observed(), key=lambda e: -e.metrics[self.config.objective])[:10]
+            top = self._best_observed(state, 10)
             tries = 0
             while top and len(out) < n and tries < 20 * n:
                 tries += 1
