@@ -268,6 +268,25 @@ def test_local_phase_with_global_every_uses_the_whole_pool_in_those_rounds(
     assert 0 < len(strat.candidates(state)) <= 2 * 6 * 3
 
 
+@pytest.mark.parametrize(
+    ("name", "options", "design"),
+    [("proxybo-features", {}, 10), ("proxybo-features", {"n_init": 5}, 5), ("proxybo", {}, 5)],
+)
+def test_the_default_strategy_starts_with_a_design_of_10(
+    small_table: Table, monkeypatch: pytest.MonkeyPatch, name: str, options: dict, design: int
+) -> None:
+    gp_picks: list[int] = []
+    real = BayesianOptimization._bo_batch
+
+    def spy(self: BayesianOptimization, state: SearchState, *args: object) -> list[int]:
+        gp_picks.append(len(state.observed()))
+        return real(self, state, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BayesianOptimization, "_bo_batch", spy)
+    _run(small_table, name, budget=12, options=options)
+    assert gp_picks == list(range(design, 12))
+
+
 @pytest.mark.parametrize("key", ["local_after", "global_every"])
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "7", True])
 def test_local_phase_options_are_checked(small_table: Table, key: str, bad: object) -> None:
