@@ -82,7 +82,8 @@ class SearchSection(_Section):
     local_phase: bool = Field(
         default=True,
         description=f"proxybo-features only: from {ProxyBOFeatures.default_local_after} "
-        "evaluations on, candidates are the one-edit neighbours of the best so far, one round "
+        "evaluations on, candidates are the one-edit neighbours of the "
+        f"{ProxyBOFeatures.default_local_top} best so far, one round "
         f"in {ProxyBOFeatures.default_global_every} the whole pool; false keeps the whole "
         "pool throughout",
     )

@@ -89,6 +89,7 @@ class BayesianOptimization(Strategy):
     proxy_features = False
     default_n_init = 5
     default_local_after: int | None = None
+    default_local_top = 5
     default_global_every: int | None = None
 
     # ----- options ---------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class BayesianOptimization(Strategy):
         after = self._opt("local_after", self.default_local_after)
         if after is None:
             return []
-        top_k = self._opt("local_top", 5)
+        top_k = self._opt("local_top", self.default_local_top)
         every = self._opt("global_every", self.default_global_every)
         checks = [("local_after", after), ("local_top", top_k)]
         for key, value in checks + ([("global_every", every)] if every is not None else []):

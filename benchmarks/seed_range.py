@@ -1,0 +1,100 @@
+"""Run methods over a range of seeds, and score seed sets against a fixed target.
+
+`proxybo benchmark` always runs seeds 0..N-1 and takes its target from REA over the same seeds.
+Checking whether a 30-seed figure holds on other seeds needs other seeds against the same
+target, which is what this script does (how the sixty-seed figures in README.md were made):
+
+    python benchmarks/seed_range.py run TABLE --methods proxybo-features --first-seed 30 \
+        --seeds 30 --out seeds30.json
+    python benchmarks/seed_range.py score --target 91.58615 RUNS.json [RUNS.json ...]
+
+`run` writes `runs.json`-style records (method, seed, best-so-far curve); `score` pools the
+records of every file by method (a `runs.json` from `proxybo benchmark` works too) and prints,
+per method, the evaluations at which the mean best reaches the target, its 80% seed-bootstrap
+interval, and the seeds that first reach it after 100 evaluations or never.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from optimizer.spaces import Table, load_table
+from proxybo.benchmark import evals_to_target_interval, first_reaching, format_interval, run_method
+
+_TABLE: Table | None = None
+
+
+def _init(table_path: str, proxies: Sequence[str]) -> None:
+    global _TABLE
+    import torch
+
+    torch.set_num_threads(1)
+    _TABLE = load_table(table_path).with_proxies(proxies)
+
+
+def _one(method: str, seed: int, budget: int, proxies: Sequence[str]) -> dict[str, object]:
+    assert _TABLE is not None
+    r = run_method(_TABLE, method, seed, budget, proxies)
+    return {"method": r.method, "seed": r.seed, "best_so_far": r.best_so_far}
+
+
+def run(args: argparse.Namespace) -> None:
+    proxies = args.proxies.split(",")
+    methods = args.methods.split(",")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    with ProcessPoolExecutor(
+        os.cpu_count() or 1, initializer=_init, initargs=(args.table, proxies)
+    ) as pool:
+        futures = [pool.submit(_one, m, s, args.budget, proxies) for m in methods for s in seeds]
+        records = [f.result() for f in futures]
+    Path(args.out).write_text(json.dumps(records))
+    print(f"wrote {len(records)} runs to {args.out}")
+
+
+def score(args: argparse.Namespace) -> None:
+    by_method: dict[str, dict[int, list[float]]] = {}
+    for path in args.runs:
+        for r in json.loads(Path(path).read_text()):
+            by_method.setdefault(r["method"], {})[r["seed"]] = r["best_so_far"]
+    for method, runs in by_method.items():
+        budget = min(len(c) for c in runs.values())
+        curves = np.array([c[:budget] for c in runs.values()])
+        first = [first_reaching(c, args.target) for c in curves]
+        late = sum(f is None or f > 100 for f in first)
+        evals = first_reaching(curves.mean(axis=0), args.target)
+        span = format_interval(evals_to_target_interval(curves, args.target))
+        print(
+            f"{method}: {len(runs)} seeds, evals to target {evals or 'never'} (80% {span}), "
+            f"{late} first reach it after 100 or never ({sum(f is None for f in first)} never)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True)
+    p = sub.add_parser("run", help="run methods over a seed range")
+    p.add_argument("table")
+    p.add_argument("--methods", required=True)
+    p.add_argument("--proxies", default="jacov,synflow,snip")
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=30)
+    p.add_argument("--budget", type=int, default=150)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run)
+    s = sub.add_parser("score", help="score pooled runs against a target")
+    s.add_argument("runs", nargs="+")
+    s.add_argument("--target", type=float, required=True)
+    s.set_defaults(func=score)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
