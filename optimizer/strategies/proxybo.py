@@ -10,13 +10,16 @@ an input with its own ARD lengthscale, so a useful proxy sharpens the surrogate 
 is learned away.
 
 Options (all in `SearchConfig.options`):
-- `n_init`: evaluations before the GP is used, chosen to cover every encoding value
-  (operation on an edge) at least once; ties go to the equally weighted proxy ranking (ProxyBO)
-  or are random (BO), within a random subset of `init_pool` candidates. Default 5, and 10 for
-  `proxybo-features`: on NB201 five picks cover every value once and the next five are the
-  proxies' best of the subset, so the GP does not judge an operation by the one random cell it
-  appeared in (a seed that saw `skip_connect` on edge 0->3 only in a 68% cell never tried it
-  again; measured in benchmarks/README.md).
+- `n_init`: evaluations before the GP is used, chosen in passes that each cover every encoding
+  value (operation on an edge) once more; ties go to the equally weighted proxy ranking
+  (ProxyBO) or are random (BO), within a random subset of `init_pool` candidates. Default 5, and
+  10 for `proxybo-features`: on NB201 five picks cover every value once, so the GP does not judge
+  an operation by the one random cell it appeared in (a seed that saw `skip_connect` on edge 0->3
+  only in a 68% cell never tried it again; measured in benchmarks/README.md).
+- `design_top` (0.2): from the second pass on, only this fraction of the subset, the proxies'
+  best, may add coverage; the second five picks thus show every operation again, this time in
+  cells the proxies rate highly. 0 gives the proxies' best cells regardless of coverage (the
+  rule before 2026-11-28's fourth session). Without proxies (BO) every candidate may.
 - `kernel`: "auto" (default: both of the following are fitted after every observation and the
   one whose k-fold out-of-sample predictions order the evaluated architectures better is used,
   ties to ARD), "ard" (one lengthscale per encoding column and per proxy feature) or "hamming"
@@ -88,6 +91,7 @@ class BayesianOptimization(Strategy):
     fusion = False
     proxy_features = False
     default_n_init = 5
+    default_design_top = 0.2
     default_local_after: int | None = None
     default_local_top = 5
     default_global_every: int | None = None
@@ -321,10 +325,12 @@ class BayesianOptimization(Strategy):
         q: int,
         rng: np.random.Generator,
     ) -> list[int]:
-        """Space-filling picks: each covers the most encoding values (an operation on an edge)
-        that no evaluated or chosen architecture has yet, so the GP sees every choice early.
-        Ties go to the best equally weighted proxy rank (ProxyBO) or are random (BO), within a
-        random subset of `init_pool` candidates that keeps seeds apart."""
+        """Space-filling picks in coverage passes: each pick shows the most encoding values (an
+        operation on an edge) that the evaluated and chosen architectures show least often, so
+        the GP sees every choice early. Ties go to the best equally weighted proxy rank (ProxyBO)
+        or are random (BO), within a random subset of `init_pool` candidates that keeps seeds
+        apart. From the second pass on, with proxies, only the proxies' best `design_top` of the
+        subset may add coverage, so every choice is also seen in a promising cell."""
         size = min(len(pool), int(self._opt("init_pool", 500)))  # type: ignore[call-overload]
         subset = rng.choice(len(pool), size=size, replace=False)
         enc = self.space.encode([pool[int(i)] for i in subset]) > 0.5
@@ -332,21 +338,35 @@ class BayesianOptimization(Strategy):
             ranks = {
                 p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies
             }
-            tie = fuse_ranks(ranks, uniform_weights(list(ranks)))
+            tie = np.asarray(fuse_ranks(ranks, uniform_weights(list(ranks))), dtype=float)
+            top = np.argsort(np.argsort(tie, kind="stable"), kind="stable")
+            promising = top < int(self.design_top * size)
         else:
             tie = rng.permutation(size).astype(float)
+            promising = np.ones(size, dtype=bool)
         busy = [e.arch for e in state.history] + [p.arch for p in state.pending]
-        covered = (
-            self.space.encode(busy).max(axis=0) > 0.5 if busy else np.zeros(enc.shape[1], bool)
-        )
+        seen = self.space.encode(busy).sum(axis=0) if busy else np.zeros(enc.shape[1])
+        present = enc.any(axis=0)  # values no candidate has cannot be covered
         chosen: list[int] = []
         for _ in range(q):
-            gain = (enc & ~covered).sum(axis=1).astype(float)
-            gain[chosen] = -1.0
+            passes = seen[present].min() if present.any() else 0.0
+            gain = (enc & (seen <= passes) & present).sum(axis=1).astype(float)
+            if passes >= 1:
+                gain[~promising] = -1.0
+            gain[chosen] = -2.0
             pick = int(np.lexsort((tie, -gain))[0])
             chosen.append(pick)
-            covered = covered | enc[pick]
+            seen = seen + enc[pick]
         return [int(subset[i]) for i in chosen]
+
+    @property
+    def design_top(self) -> float:
+        """The `design_top` option: the fraction of the design's subset, by proxy rank, that may
+        add coverage after the first pass."""
+        value = self._opt("design_top", self.default_design_top)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"option design_top must be a number in [0, 1], got {value!r}")
+        return float(value)
 
     def _bo_batch(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int

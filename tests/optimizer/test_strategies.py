@@ -287,6 +287,43 @@ def test_the_default_strategy_starts_with_a_design_of_10(
     assert gp_picks == list(range(design, 12))
 
 
+def _design(table: Table, options: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The 8 design picks of proxybo-features over the whole table (`init_pool` = all of it):
+    their encodings and the proxy rank (0 = best) of each."""
+    strat, state = _run(
+        table,
+        "proxybo-features",
+        budget=8,
+        options={"n_init": 8, "init_pool": 4096, **options},
+    )
+    idx = [table.archs.index(e.arch) for e in state.history]
+    rank = np.argsort(np.argsort(-table.column("zc_good")))
+    return strat.space.encode([e.arch for e in state.history]), rank[idx]
+
+
+def test_the_second_design_pass_shows_every_operation_in_promising_cells(
+    small_table: Table,
+) -> None:
+    # over the whole table the design is the same for every seed: ties go to the proxy rank
+    enc, rank = _design(small_table, {})
+    first = int(np.argmax(np.cumsum(enc, axis=0).min(axis=1) >= 1)) + 1  # picks in pass one
+    assert first <= 5  # 24 (edge, op) values, 6 per cell
+    assert (rank[first:] < 0.2 * len(small_table.archs)).all()
+    twice = int((enc.sum(axis=0) >= 2).sum())
+    # design_top=0 is the earlier rule: the proxies' best cells, which repeat the strong operations
+    old_enc, old_rank = _design(small_table, {"design_top": 0})
+    assert (old_enc[:first] == enc[:first]).all()
+    best_left = sorted(set(range(8)) - set(old_rank[:first].tolist()))[: 8 - first]
+    assert sorted(old_rank[first:].tolist()) == best_left
+    assert twice >= 20 > int((old_enc.sum(axis=0) >= 2).sum())
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.2", True])
+def test_design_top_is_checked(small_table: Table, bad: object) -> None:
+    with pytest.raises(ValueError, match="design_top must be a number in"):
+        _run(small_table, "proxybo-features", budget=8, options={"n_init": 8, "design_top": bad})
+
+
 @pytest.mark.parametrize("key", ["local_after", "global_every"])
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "7", True])
 def test_local_phase_options_are_checked(small_table: Table, key: str, bad: object) -> None:
