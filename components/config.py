@@ -72,7 +72,12 @@ class SearchSection(_Section):
     batch_size: int = Field(default=2, ge=1, description="architectures selected per round (q)")
     seed: int = Field(default=0, ge=0)
     pool_size: int = Field(default=64, ge=1, description="candidates proxy-scored per round")
-    n_init: int = Field(default=4, ge=2, description="evaluations before the GP is used")
+    n_init: int = Field(
+        default=4,
+        ge=2,
+        description="evaluations before the GP is used: they show every operation on every "
+        "edge, and beyond one pass show them again in cells the proxies rate highly",
+    )
     proxy_batch_size: int = Field(default=64, ge=2, description="images in the proxies' mini-batch")
     kernel: str = Field(
         default=DEFAULT_KERNEL,
