@@ -332,6 +332,7 @@ class BayesianOptimization(Strategy):
         apart. From the second pass on, with proxies, only the proxies' best `design_top` of the
         subset may add coverage, so every choice is also seen in a promising cell."""
         size = min(len(pool), int(self._opt("init_pool", 500)))  # type: ignore[call-overload]
+        share = self.design_top  # checked even where no proxy uses it
         subset = rng.choice(len(pool), size=size, replace=False)
         enc = self.space.encode([pool[int(i)] for i in subset]) > 0.5
         if self.fusion and scores:
@@ -339,8 +340,8 @@ class BayesianOptimization(Strategy):
                 p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies
             }
             tie = np.asarray(fuse_ranks(ranks, uniform_weights(list(ranks))), dtype=float)
-            top = np.argsort(np.argsort(tie, kind="stable"), kind="stable")
-            promising = top < int(self.design_top * size)
+            position = np.argsort(np.argsort(tie, kind="stable"), kind="stable")
+            promising = position < int(share * size)
         else:
             tie = rng.permutation(size).astype(float)
             promising = np.ones(size, dtype=bool)

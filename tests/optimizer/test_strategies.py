@@ -318,10 +318,11 @@ def test_the_second_design_pass_shows_every_operation_in_promising_cells(
     assert twice >= 20 > int((old_enc.sum(axis=0) >= 2).sum())
 
 
+@pytest.mark.parametrize("name", ["proxybo-features", "bo"])
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "0.2", True])
-def test_design_top_is_checked(small_table: Table, bad: object) -> None:
+def test_design_top_is_checked(small_table: Table, name: str, bad: object) -> None:
     with pytest.raises(ValueError, match="design_top must be a number in"):
-        _run(small_table, "proxybo-features", budget=8, options={"n_init": 8, "design_top": bad})
+        _run(small_table, name, budget=8, options={"n_init": 8, "design_top": bad})
 
 
 @pytest.mark.parametrize("key", ["local_after", "global_every"])
