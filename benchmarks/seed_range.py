@@ -19,30 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from optimizer.spaces import Table, load_table
-from proxybo.benchmark import evals_to_target_interval, first_reaching, format_interval, run_method
-
-_TABLE: Table | None = None
-
-
-def _init(table_path: str, proxies: Sequence[str]) -> None:
-    global _TABLE
-    import torch
-
-    torch.set_num_threads(1)
-    _TABLE = load_table(table_path).with_proxies(proxies)
-
-
-def _one(method: str, seed: int, budget: int, proxies: Sequence[str]) -> dict[str, object]:
-    assert _TABLE is not None
-    r = run_method(_TABLE, method, seed, budget, proxies)
-    return {"method": r.method, "seed": r.seed, "best_so_far": r.best_so_far}
+from proxybo.benchmark import (
+    evals_to_target_interval,
+    first_reaching,
+    format_interval,
+    init_worker,
+    run_job,
+)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -50,10 +38,11 @@ def run(args: argparse.Namespace) -> None:
     methods = args.methods.split(",")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     with ProcessPoolExecutor(
-        os.cpu_count() or 1, initializer=_init, initargs=(args.table, proxies)
+        os.cpu_count() or 1, initializer=init_worker, initargs=(args.table, proxies)
     ) as pool:
-        futures = [pool.submit(_one, m, s, args.budget, proxies) for m in methods for s in seeds]
-        records = [f.result() for f in futures]
+        futures = [pool.submit(run_job, m, s, args.budget, proxies) for m in methods for s in seeds]
+        results = [f.result() for f in futures]
+    records = [{"method": r.method, "seed": r.seed, "best_so_far": r.best_so_far} for r in results]
     Path(args.out).write_text(json.dumps(records))
     print(f"wrote {len(records)} runs to {args.out}")
 

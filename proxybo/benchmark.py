@@ -47,7 +47,7 @@ class RunResult:
 _TABLE: Table | None = None
 
 
-def _init_worker(table_path: str, proxies: Sequence[str]) -> None:
+def init_worker(table_path: str, proxies: Sequence[str]) -> None:
     global _TABLE
     import torch
 
@@ -203,7 +203,7 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
     return RunResult(method, seed, curve, best_test, train, 0, asks, [])
 
 
-def _job(method: str, seed: int, budget: int, proxies: Sequence[str]) -> RunResult:
+def run_job(method: str, seed: int, budget: int, proxies: Sequence[str]) -> RunResult:
     assert _TABLE is not None
     return run_method(_TABLE, method, seed, budget, proxies)
 
@@ -388,9 +388,9 @@ def run_benchmark(
 
     bar = tqdm(total=len(jobs), desc="benchmark", unit="run", disable=not progress)
     with ProcessPoolExecutor(
-        workers, initializer=_init_worker, initargs=(table_path, list(proxies))
+        workers, initializer=init_worker, initargs=(table_path, list(proxies))
     ) as pool:
-        futures = {pool.submit(_job, m, s, b, list(proxies)): (m, s) for m, s, b in jobs}
+        futures = {pool.submit(run_job, m, s, b, list(proxies)): (m, s) for m, s, b in jobs}
         for fut in as_completed(futures):
             r = fut.result()
             runs.append(r)

@@ -340,8 +340,8 @@ class BayesianOptimization(Strategy):
                 p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies
             }
             tie = np.asarray(fuse_ranks(ranks, uniform_weights(list(ranks))), dtype=float)
-            position = np.argsort(np.argsort(tie, kind="stable"), kind="stable")
-            promising = position < int(share * size)
+            promising = np.zeros(size, dtype=bool)
+            promising[np.argsort(tie, kind="stable")[: int(share * size)]] = True
         else:
             tie = rng.permutation(size).astype(float)
             promising = np.ones(size, dtype=bool)
