@@ -364,7 +364,8 @@ def test_the_default_strategy_has_the_local_phase_from_30_evaluations(
         state.history.append(
             Evaluation(arch=arch, round=0, metrics={"val_acc": float(val[space.index(arch)])})
         )
-    state.round = 1  # an odd round: local with global_every=2
-    assert (len(strat.candidates(state)) <= 5 * 6 * 3) is local
-    state.round = 2  # every second round searches the whole pool
+    for r in (1, 2, 3):  # local rounds (global_every=4)
+        state.round = r
+        assert (len(strat.candidates(state)) <= 5 * 6 * 3) is local
+    state.round = 4  # every fourth round searches the whole pool
     assert len(strat.candidates(state)) == len(space) - 30
