@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from optimizer.reliability import descending_ranks
 from optimizer.spaces import NB201Space, Table, TabularSpace
 from optimizer.state import Evaluation, SearchConfig, SearchState
 from optimizer.strategies import GP, STRATEGIES, Strategy, make_strategy
@@ -297,7 +298,7 @@ def _design(table: Table, options: dict) -> tuple[np.ndarray, np.ndarray]:
         options={"n_init": 8, "init_pool": 4096, **options},
     )
     idx = [table.archs.index(e.arch) for e in state.history]
-    rank = np.argsort(np.argsort(-table.column("zc_good")))
+    rank = descending_ranks(table.column("zc_good"))
     return strat.space.encode([e.arch for e in state.history]), rank[idx]
 
 
