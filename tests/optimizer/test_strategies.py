@@ -370,3 +370,39 @@ def test_the_default_strategy_has_the_local_phase_from_30_evaluations(
         assert (len(strat.candidates(state)) <= 5 * 6 * 3) is local
     state.round = 4  # every fourth round searches the whole pool
     assert len(strat.candidates(state)) == len(space) - 30
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "3", True])
+def test_refit_every_is_checked_before_anything_is_stored(small_table: Table, bad: object) -> None:
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(strategy="bo", space="tabular", budget=6, options={"refit_every": bad})
+    strat = make_strategy(space, config)
+    state = strat.new_state()
+    before = state.to_json()
+    with pytest.raises(ValueError, match="refit_every must be a positive integer or null"):
+        strat.ask(state, 1)
+    assert state.to_json() == before
+
+
+@pytest.mark.parametrize(
+    ("options", "fits"), [({}, [30, 32, 32, 34]), ({"refit_every": 1}, [31, 32, 33, 34])]
+)
+def test_the_gp_is_refitted_on_its_schedule(
+    small_table: Table, options: dict, fits: list[int]
+) -> None:
+    """Adaptive by default (every observation up to 30, then every n // 15 = 2 here);
+    `refit_every=1` after every observation. `n_fit` is the size of the last fit."""
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(strategy="bo", space="tabular", budget=40, options=options)
+    strat = make_strategy(space, config)
+    state = strat.new_state()
+    val = small_table.column("val_acc")
+    pool = space.finite_pool()
+    assert pool is not None
+    n_fit = []
+    for arch in pool[:34]:
+        metrics = {"val_acc": float(val[space.index(arch)])}
+        strat.tell(state, [Evaluation(arch=arch, round=0, metrics=metrics)])
+        n_fit.append(int(state.surrogate["n_fit"]) if state.surrogate else None)
+    assert n_fit[:30] == [None, *range(2, 31)]
+    assert n_fit[30:] == fits
