@@ -323,8 +323,8 @@ class BayesianOptimization(Strategy):
     def _choose(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
     ) -> list[int]:
+        _ = self.refit_every  # checked before anything is stored, not at the first refit
         self._ensure_reference(state, scores)
-        _ = self.refit_every  # checked before the first evaluation, not at the first refit
         rng = state.rng()
         try:
             if len(state.observed()) < self.n_init or state.surrogate is None:

@@ -372,16 +372,27 @@ def test_the_default_strategy_has_the_local_phase_from_30_evaluations(
     assert len(strat.candidates(state)) == len(space) - 30
 
 
+@pytest.mark.parametrize("name", ["bo", "proxybo-features"])
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "3", True])
-def test_refit_every_is_checked_before_anything_is_stored(small_table: Table, bad: object) -> None:
+def test_refit_every_is_checked_before_anything_is_stored(
+    small_table: Table, name: str, bad: object
+) -> None:
     space = TabularSpace.from_table(small_table)
-    config = SearchConfig(strategy="bo", space="tabular", budget=6, options={"refit_every": bad})
+    proxies = ("good",) if STRATEGIES[name].uses_proxies else ()
+    config = SearchConfig(
+        strategy=name, space="tabular", proxies=proxies, budget=6, options={"refit_every": bad}
+    )
     strat = make_strategy(space, config)
     state = strat.new_state()
-    before = state.to_json()
+    before = json.dumps(state.to_json())
+
+    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
+        idx = [space.index(a) for a in archs]
+        return {p: small_table.column(f"zc_{p}")[idx] for p in proxies}
+
     with pytest.raises(ValueError, match="refit_every must be a positive integer or null"):
-        strat.ask(state, 1)
-    assert state.to_json() == before
+        strat.ask(state, 1, score)
+    assert json.dumps(state.to_json()) == before
 
 
 @pytest.mark.parametrize(
