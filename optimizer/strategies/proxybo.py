@@ -76,6 +76,14 @@ DEFAULT_KERNEL: Final = "auto"
 """Measured best over both NB201 tables for the default strategy (benchmarks/README.md)."""
 
 
+def _check_positive_int(key: str, value: object, alternative: str = "") -> int:
+    """`value` if it is a positive integer; otherwise a ValueError naming the option `key`
+    (`alternative` says what else the option accepts)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"option {key} must be a positive integer{alternative}, got {value!r}")
+    return value
+
+
 def pick_kernel(predictions: dict[str, np.ndarray], y: np.ndarray) -> str:
     """The kernel whose out-of-sample `predictions` (`n` each) order `y` (`n`) best by pairwise
     accuracy; ties go to the first in `predictions`' order."""
@@ -139,20 +147,18 @@ class BayesianOptimization(Strategy):
 
     def _local_candidates(self, state: SearchState) -> list[str]:
         """The local phase's pool (see `local_after`); empty before it or once exhausted."""
-        after = self._opt("local_after", self.default_local_after)
-        if after is None:
+        option = self._opt("local_after", self.default_local_after)
+        if option is None:
             return []
-        top_k = self._opt("local_top", self.default_local_top)
-        every = self._opt("global_every", self.default_global_every)
-        checks = [("local_after", after), ("local_top", top_k)]
-        for key, value in checks + ([("global_every", every)] if every is not None else []):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"option {key} must be a positive integer, got {value!r}")
-        if len(state.observed()) < int(after):  # type: ignore[call-overload]
+        after = _check_positive_int("local_after", option)
+        top_k = _check_positive_int("local_top", self._opt("local_top", self.default_local_top))
+        option = self._opt("global_every", self.default_global_every)
+        every = None if option is None else _check_positive_int("global_every", option)
+        if len(state.observed()) < after:
             return []
-        if every is not None and state.round % int(every) == 0:  # type: ignore[call-overload]
+        if every is not None and state.round % every == 0:
             return []
-        top = self._best_observed(state, int(top_k))  # type: ignore[call-overload]
+        top = self._best_observed(state, top_k)
         busy = state.busy_archs
         near = (n for e in top for n in self.space.neighbours(e.arch) if n not in busy)
         return list(dict.fromkeys(near))
@@ -277,13 +283,7 @@ class BayesianOptimization(Strategy):
         """The `refit_every` option: observations between hyperparameter fits, or None for the
         adaptive schedule."""
         every = self._opt("refit_every", None)
-        if every is not None and (
-            not isinstance(every, int) or isinstance(every, bool) or every < 1
-        ):
-            raise ValueError(
-                f"option refit_every must be a positive integer or null, got {every!r}"
-            )
-        return every
+        return None if every is None else _check_positive_int("refit_every", every, " or null")
 
     @property
     def cv_folds(self) -> int:
