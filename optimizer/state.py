@@ -8,6 +8,7 @@ hyperparameters and the config fingerprint. No pickle: `to_json` gives plain JSO
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -327,7 +328,7 @@ class SearchState:
             "reliability": [r.to_json() for r in self.reliability],
             "rng": _rng_to_json(self.rng_state),
             "surrogate": _tree_to_json(self.surrogate),
-            "extras": self.extras,
+            "extras": copy.deepcopy(self.extras),
         }
 
     @classmethod
@@ -358,7 +359,7 @@ class SearchState:
             state.reliability = [RoundReliability.from_json(r) for r in doc["reliability"]]
             state.rng_state = _rng_from_json(doc["rng"])
             state.surrogate = _tree_from_json(doc.get("surrogate"))
-            state.extras = dict(doc.get("extras") or {})
+            state.extras = copy.deepcopy(dict(doc.get("extras") or {}))
         except StateError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

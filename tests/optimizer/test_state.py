@@ -40,6 +40,21 @@ def test_state_round_trips_exactly_through_json_text() -> None:
     assert again.rng().integers(1 << 30) == state.rng().integers(1 << 30)
 
 
+def test_the_json_document_shares_nothing_with_the_state() -> None:
+    """A document kept while the search goes on (or edited by its reader) must not change with
+    the state, nor the state with it."""
+    state = _state()
+    state.extras["proxy_reference"] = {"jacov": [0.0, 1.0]}
+    doc = state.to_json()
+    before = json.dumps(doc)
+    state.extras["proxy_reference"]["jacov"].append(2.0)
+    state.extras["search_id"] = "s"
+    assert json.dumps(doc) == before
+    again = SearchState.from_json(doc, expected=CONFIG)
+    doc["extras"]["proxy_reference"]["jacov"].append(9.0)
+    assert again.extras["proxy_reference"] == {"jacov": [0.0, 1.0]}
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(
