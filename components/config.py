@@ -92,6 +92,14 @@ class SearchSection(_Section):
         f"in {ProxyBOFeatures.default_global_every} the whole pool; false keeps the whole "
         "pool throughout",
     )
+    noise_floor: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="GP strategies: hold the GP's noise variance (standardised scale) at this "
+        "value or above, for tasks whose accuracies are noisier than their differences (0.2 "
+        "measured well on NAS-Bench-201 ImageNet16-120); unset: BoTorch's default noise prior",
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -282,6 +290,8 @@ class SearchSettings(_Section):
                 **({"kernel": s.kernel} if s.kernel != DEFAULT_KERNEL else {}),
                 # Likewise only turning the local phase off enters them.
                 **({} if s.local_phase else {"local_after": None}),
+                # And a noise floor only when set.
+                **({} if s.noise_floor is None else {"noise_floor": s.noise_floor}),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),
                 "training": self.training.model_dump(exclude={"device"}),

@@ -14,7 +14,10 @@ NB201 ARD is better on CIFAR-10 and Hamming on ImageNet16-120, so the strategies
 (`kernel="auto"`) fits both and uses the one whose out-of-sample predictions order the evaluated
 architectures better (`kfold_predictions`), measured in benchmarks/README.md. Targets go through a rank-based Gaussian
 copula before standardisation: accuracies have a long tail of broken cells (10%) that would
-otherwise dominate the fit, and only the order matters to expected improvement.
+otherwise dominate the fit, and only the order matters to expected improvement. The likelihood is
+BoTorch's default (a LogNormal(-4, 1) prior on the noise variance, which lets the GP nearly
+interpolate) or, with `noise_floor`, the same prior with the noise variance held at that value
+or above, for tasks whose measured accuracies are noisier than their differences.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ from botorch.exceptions.warnings import InputDataWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
-from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from botorch.models.utils.gpytorch_modules import (
+    get_covar_module_with_dim_scaled_prior,
+    get_gaussian_likelihood_with_lognormal_prior,
+)
 from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import Kernel, ProductKernel, RBFKernel
+from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import LogNormalPrior
 from scipy.stats import norm, rankdata
@@ -68,6 +75,22 @@ def _kernel(d: int, shared: int | None) -> Kernel | None:
     return ProductKernel(enc, rest)
 
 
+def _likelihood(noise_floor: float | None) -> GaussianLikelihood:
+    """BoTorch's default likelihood (LogNormal(-4, 1) noise prior, noise at least 1e-4) or the
+    same prior with the noise variance held at `noise_floor` or above."""
+    if noise_floor is None:
+        return get_gaussian_likelihood_with_lognormal_prior()
+    if isinstance(noise_floor, bool) or not 0 < noise_floor < 1:
+        raise ValueError(f"noise_floor must be in (0, 1), got {noise_floor!r}")
+    prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    return GaussianLikelihood(
+        noise_prior=prior,
+        noise_constraint=GreaterThan(
+            noise_floor, transform=None, initial_value=max(prior.mode, 2 * noise_floor)
+        ),
+    )
+
+
 @dataclass
 class GPSurrogate:
     """A fitted GP; build with `GPSurrogate.fit`.
@@ -93,12 +116,17 @@ class GPSurrogate:
         maxiter: int = 200,
         seed: int = 0,
         shared: int | None = None,
+        noise_floor: float | None = None,
     ) -> GPSurrogate:
         """Fit on `x` (`n x d`) and objective `y` (`n`, maximised).
 
         With `shared=k`, the first `k` columns (the architecture encoding) share one lengthscale
         (an exponentiated Hamming kernel on one-hot inputs) and the other columns get one each;
         otherwise every column has its own (ARD).
+
+        `noise_floor` keeps the noise variance (on the standardised scale) at that value or
+        above, so the GP smooths over differences it cannot explain instead of interpolating
+        them; None is BoTorch's default likelihood.
 
         `init` is a `hyperparameters()` dict to start from; with `optimize=False` it is reused
         as-is (the model is only conditioned on the new data).
@@ -116,13 +144,25 @@ class GPSurrogate:
                 tx,
                 ty,
                 covar_module=_kernel(tx.shape[-1], shared),
+                likelihood=_likelihood(noise_floor),
                 outcome_transform=Standardize(m=1),
             )
         warm = init is not None and init.get("dim") == tx.shape[-1]
         if warm:
             assert init is not None
-            sd = {k: torch.as_tensor(v, dtype=DTYPE) for k, v in init["params"].items()}
+            # Values only: bounds and priors are the model's own, so a fit stored under another
+            # noise floor (an older state) cannot carry its bound over.
+            sd = {
+                k: torch.as_tensor(v, dtype=DTYPE)
+                for k, v in init["params"].items()
+                if "_constraint." not in k and "_prior." not in k
+            }
             model.load_state_dict(sd, strict=False)
+            if (
+                noise_floor is not None
+                and float(model.likelihood.noise.detach().min()) < noise_floor
+            ):
+                model.likelihood.noise = noise_floor
         if optimize or not warm:
             mll = ExactMarginalLogLikelihood(model.likelihood, model)
             with torch.random.fork_rng():

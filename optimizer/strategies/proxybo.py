@@ -35,6 +35,12 @@ Options (all in `SearchConfig.options`):
   of the phase choose from the whole pool, a way out of a region that traps a seed. Measured in
   benchmarks/README.md (4 against 2: level on CIFAR-10, fewer evaluations on ImageNet16-120 over
   60 seeds); `local_after=null` turns the phase off.
+- `noise_floor` (None: BoTorch's default noise prior, which lets the GP nearly interpolate):
+  the GP's noise variance, on the standardised copula scale, is held at this value or above, so
+  the GP smooths over differences the encoding cannot explain. For noisy tasks: 0.2 takes
+  ImageNet16-120 (whose fifteen best cells lie within 0.42 points) from 71 to 60 evaluations on
+  60 seeds, but CIFAR-10 (whose best cell is 0.04 points above the next) from 47 to 73, so it is
+  not a default (benchmarks/README.md).
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -105,6 +111,7 @@ class BayesianOptimization(Strategy):
     default_local_after: int | None = None
     default_local_top = 5
     default_global_every: int | None = None
+    default_noise_floor: float | None = None
 
     # ----- options ---------------------------------------------------------------------------
     def _opt(self, key: str, default: object) -> object:
@@ -251,6 +258,7 @@ class BayesianOptimization(Strategy):
                 maxiter=200 if k not in hypers else 50,
                 seed=self.config.seed + n,
                 shared=self._shared_for(k),
+                noise_floor=self.noise_floor,
             )
             for k in kernels
         }
@@ -284,6 +292,19 @@ class BayesianOptimization(Strategy):
         adaptive schedule."""
         every = self._opt("refit_every", None)
         return None if every is None else _check_positive_int("refit_every", every, " or null")
+
+    @property
+    def noise_floor(self) -> float | None:
+        """The `noise_floor` option: the GP's least noise variance on the standardised scale, or
+        None for BoTorch's default likelihood."""
+        value = self._opt("noise_floor", self.default_noise_floor)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise ValueError(
+                f"option noise_floor must be a number in (0, 1) or null, got {value!r}"
+            )
+        return float(value)
 
     @property
     def cv_folds(self) -> int:
@@ -323,7 +344,8 @@ class BayesianOptimization(Strategy):
     def _choose(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
     ) -> list[int]:
-        _ = self.refit_every  # checked before anything is stored, not at the first refit
+        # Checked before anything is stored, not at the first refit.
+        _ = self.refit_every, self.noise_floor
         self._ensure_reference(state, scores)
         rng = state.rng()
         try:
@@ -393,7 +415,12 @@ class BayesianOptimization(Strategy):
         kernel = self.kernel_in_use(state)
         assert kernel is not None
         gp = GPSurrogate.fit(
-            x, y, init=state.surrogate["hyper"], optimize=False, shared=self._shared_for(kernel)
+            x,
+            y,
+            init=state.surrogate["hyper"],
+            optimize=False,
+            shared=self._shared_for(kernel),
+            noise_floor=self.noise_floor,
         )
         if state.pending:  # evaluations still running: fantasize them first
             pend_scores = {

@@ -55,6 +55,7 @@ def test_yaml_file_with_overrides(tmp_path: Path) -> None:
         ({"search": {"strategy": "proxybo", "proxies": []}}, ["needs at least one proxy"]),
         ({"search": {"kernel": "matern"}}, ["search.kernel", "'auto'", "'hamming'"]),
         ({"training": {"momentum": 1.5}}, ["training.momentum", "less than 1"]),
+        ({"search": {"noise_floor": 1.5}}, ["search.noise_floor", "less than 1"]),
         ({"data": {"dataset": "imagenet"}}, ["data.dataset", "unknown dataset 'imagenet'"]),
         ({"tracking": {"search_id": "a b"}}, ["tracking.search_id"]),
     ],
@@ -97,6 +98,7 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         ("search.proxies", "jacov"),
         ("search.kernel", "hamming"),
         ("search.local_phase", False),
+        ("search.noise_floor", 0.3),
     ]:
         assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
     # The default kernel stays out of the options, so searches stored before the setting
@@ -105,6 +107,10 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
     assert base.with_overrides({"search.kernel": "ard"}).search_config().options["kernel"] == "ard"
     # Likewise the local phase: on by default (the strategy's own default), off reaches it.
     assert "local_after" not in base.search_config().options
+    # And the noise floor: the strategy's own unless set.
+    assert "noise_floor" not in base.search_config().options
+    floor = base.with_overrides({"search.noise_floor": 0.3}).search_config()
+    assert floor.options["noise_floor"] == 0.3
     off = base.with_overrides({"search.local_phase": False}).search_config()
     assert off.options["local_after"] is None
     space = NB201Space()

@@ -11,6 +11,7 @@ from optimizer.spaces import NB201Space, Table, TabularSpace
 from optimizer.state import Evaluation, SearchConfig, SearchState
 from optimizer.strategies import GP, STRATEGIES, Strategy, make_strategy
 from optimizer.strategies.proxybo import BayesianOptimization, pick_kernel
+from optimizer.surrogate import GPSurrogate
 
 
 def _run(
@@ -208,6 +209,45 @@ def test_auto_kernel_uses_the_kernel_with_the_better_out_of_sample_ranking(
     assert again.surrogate == sur
 
 
+@pytest.mark.parametrize(
+    ("name", "options", "floor"),
+    [
+        ("proxybo-features", {}, None),
+        ("proxybo-features", {"noise_floor": 0.3}, 0.3),
+        ("bo", {"noise_floor": 0.1}, 0.1),
+        ("bo", {"noise_floor": None}, None),
+    ],
+)
+def test_the_noise_floor_holds_in_every_fit_and_in_every_ask(
+    small_table: Table,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    options: dict,
+    floor: float | None,
+) -> None:
+    seen: list[object] = []
+    real_fit = GPSurrogate.fit.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type, *args: object, **kwargs: object) -> GPSurrogate:
+        seen.append(kwargs.get("noise_floor"))
+        return real_fit(cls, *args, **kwargs)
+
+    monkeypatch.setattr(GPSurrogate, "fit", classmethod(spy))
+    _, state = _run(small_table, name, budget=14, options=options)
+    # every fit, those after a result and those that rebuild the GP for an ask, has the floor
+    assert len(seen) > 20 and set(seen) == {floor}
+    sur = state.surrogate
+    assert sur is not None and set(sur["hypers"]) == {"ard", "hamming"}
+    for hyper in sur["hypers"].values():
+        params = hyper["params"]
+        bound = params["likelihood.noise_covar.raw_noise_constraint.lower_bound"]
+        if floor is None:
+            assert bound < 0.001  # BoTorch's default
+        else:
+            assert bound == pytest.approx(floor)
+            assert params["likelihood.noise_covar.raw_noise"][0] >= floor
+
+
 @pytest.mark.parametrize(("floor", "expected"), [(0.0, {"gp", "good"}), (0.05, {"gp"})])
 def test_min_weight_leaves_tiny_weights_out_of_the_fusion(
     small_table: Table, monkeypatch: pytest.MonkeyPatch, floor: float, expected: set[str]
@@ -373,14 +413,26 @@ def test_the_default_strategy_has_the_local_phase_from_30_evaluations(
 
 
 @pytest.mark.parametrize("name", ["bo", "proxybo-features"])
-@pytest.mark.parametrize("bad", [0, -2, 1.5, "3", True])
-def test_refit_every_is_checked_before_anything_is_stored(
-    small_table: Table, name: str, bad: object
+@pytest.mark.parametrize(
+    ("key", "bad", "message"),
+    [
+        *(
+            ("refit_every", v, "refit_every must be a positive integer or null")
+            for v in [0, -2, 1.5, "3", True]
+        ),
+        *(
+            ("noise_floor", v, r"noise_floor must be a number in \(0, 1\) or null")
+            for v in [0, 1, -0.5, "0.2", True]
+        ),
+    ],
+)
+def test_gp_options_are_checked_before_anything_is_stored(
+    small_table: Table, name: str, key: str, bad: object, message: str
 ) -> None:
     space = TabularSpace.from_table(small_table)
     proxies = ("good",) if STRATEGIES[name].uses_proxies else ()
     config = SearchConfig(
-        strategy=name, space="tabular", proxies=proxies, budget=6, options={"refit_every": bad}
+        strategy=name, space="tabular", proxies=proxies, budget=6, options={key: bad}
     )
     strat = make_strategy(space, config)
     state = strat.new_state()
@@ -390,7 +442,7 @@ def test_refit_every_is_checked_before_anything_is_stored(
         idx = [space.index(a) for a in archs]
         return {p: small_table.column(f"zc_{p}")[idx] for p in proxies}
 
-    with pytest.raises(ValueError, match="refit_every must be a positive integer or null"):
+    with pytest.raises(ValueError, match=message):
         strat.ask(state, 1, score)
     assert json.dumps(state.to_json()) == before
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from optimizer.surrogate import GPSurrogate, copula
@@ -78,3 +79,36 @@ def test_tied_results_fit_a_flat_gp_without_a_warning() -> None:
     mean, var = gp.predict(np.eye(4))
     assert np.all(np.isfinite(mean)) and np.all(var > 0)
     assert np.ptp(mean) < 1e-6  # nothing to tell the architectures apart yet
+
+
+def _noise(gp: GPSurrogate) -> float:
+    return float(gp.model.likelihood.noise.detach().min())
+
+
+def test_the_noise_floor_holds_the_noise_up_and_smooths_the_fit() -> None:
+    x, y = _data(40)
+    free = GPSurrogate.fit(x, y)
+    floored = GPSurrogate.fit(x, y, noise_floor=0.3)
+    assert _noise(free) < 0.05  # near-noiseless data: BoTorch's default interpolates
+    assert _noise(floored) >= 0.3
+    # The floored GP no longer reproduces its training targets.
+    miss = np.abs(floored.predict(x)[0] - floored.targets.numpy()).mean()
+    assert miss > 2 * np.abs(free.predict(x)[0] - free.targets.numpy()).mean()
+
+
+def test_a_stored_fit_below_the_floor_is_lifted_to_it() -> None:
+    """A fit stored without the floor (an older state) cannot bring its lower noise or its
+    bound along when the GP is rebuilt with one."""
+    x, y = _data(40)
+    free = GPSurrogate.fit(x, y)
+    again = GPSurrogate.fit(x, y, init=free.hyperparameters(), optimize=False, noise_floor=0.3)
+    assert _noise(again) == pytest.approx(0.3)
+    refit = GPSurrogate.fit(x, y, init=free.hyperparameters(), noise_floor=0.3)
+    assert _noise(refit) >= 0.3
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, True])
+def test_a_noise_floor_outside_0_1_is_refused(bad: float) -> None:
+    x, y = _data(10)
+    with pytest.raises(ValueError, match="noise_floor must be in"):
+        GPSurrogate.fit(x, y, noise_floor=bad)
