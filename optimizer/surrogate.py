@@ -151,7 +151,8 @@ class GPSurrogate:
         if warm:
             assert init is not None
             # Values only: bounds and priors are the model's own, so a fit stored under another
-            # noise floor (an older state) cannot carry its bound over.
+            # noise floor (by a release with another default; the fingerprint holds only the
+            # options a user set) cannot carry its bound over.
             sd = {
                 k: torch.as_tensor(v, dtype=DTYPE)
                 for k, v in init["params"].items()
