@@ -76,19 +76,19 @@ def _kernel(d: int, shared: int | None) -> Kernel | None:
 
 
 def _likelihood(noise_floor: float | None) -> GaussianLikelihood:
-    """BoTorch's default likelihood (LogNormal(-4, 1) noise prior, noise at least 1e-4) or the
-    same prior with the noise variance held at `noise_floor` or above."""
+    """BoTorch's default likelihood (LogNormal(-4, 1) noise prior, noise at least 1e-4); with
+    `noise_floor`, its noise bound replaced by that value."""
+    likelihood = get_gaussian_likelihood_with_lognormal_prior()
     if noise_floor is None:
-        return get_gaussian_likelihood_with_lognormal_prior()
+        return likelihood
     if isinstance(noise_floor, bool) or not 0 < noise_floor < 1:
         raise ValueError(f"noise_floor must be in (0, 1), got {noise_floor!r}")
-    prior = LogNormalPrior(loc=-4.0, scale=1.0)
-    return GaussianLikelihood(
-        noise_prior=prior,
-        noise_constraint=GreaterThan(
-            noise_floor, transform=None, initial_value=max(prior.mode, 2 * noise_floor)
-        ),
+    noise = likelihood.noise_covar
+    start = max(float(noise.noise_prior.mode), 2 * noise_floor)
+    noise.register_constraint(
+        "raw_noise", GreaterThan(noise_floor, transform=None, initial_value=start)
     )
+    return likelihood
 
 
 @dataclass
