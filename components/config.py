@@ -94,11 +94,13 @@ class SearchSection(_Section):
     )
     noise_floor: float | None = Field(
         default=None,
-        gt=0,
+        ge=0,
         lt=1,
         description="GP strategies: hold the GP's noise variance (standardised scale) at this "
-        "value or above, for tasks whose accuracies are noisier than their differences (0.2 "
-        "measured well on NAS-Bench-201 ImageNet16-120); unset: BoTorch's default noise prior",
+        "value or above, so the GP smooths over differences the architecture cannot explain; "
+        f"unset: the strategy's own ({ProxyBOFeatures.default_noise_floor} for proxybo-features, "
+        "none for bo and proxybo); 0: none (BoTorch's default noise prior, which lets the GP "
+        "nearly interpolate)",
     )
 
     @field_validator("strategy")
@@ -290,8 +292,8 @@ class SearchSettings(_Section):
                 **({"kernel": s.kernel} if s.kernel != DEFAULT_KERNEL else {}),
                 # Likewise only turning the local phase off enters them.
                 **({} if s.local_phase else {"local_after": None}),
-                # And a noise floor only when set.
-                **({} if s.noise_floor is None else {"noise_floor": s.noise_floor}),
+                # And a noise floor only when set; 0 turns the strategy's floor off.
+                **({} if s.noise_floor is None else {"noise_floor": s.noise_floor or None}),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),
                 "training": self.training.model_dump(exclude={"device"}),

@@ -11,6 +11,7 @@ from components.config import SearchSettings, SettingsError, load_settings
 from optimizer.spaces import NB201Space
 from optimizer.state import Evaluation
 from optimizer.strategies import DEFAULT_STRATEGY, make_strategy
+from optimizer.strategies.proxybo import BayesianOptimization
 
 
 def test_defaults_and_json_round_trip() -> None:
@@ -56,6 +57,7 @@ def test_yaml_file_with_overrides(tmp_path: Path) -> None:
         ({"search": {"kernel": "matern"}}, ["search.kernel", "'auto'", "'hamming'"]),
         ({"training": {"momentum": 1.5}}, ["training.momentum", "less than 1"]),
         ({"search": {"noise_floor": 1.5}}, ["search.noise_floor", "less than 1"]),
+        ({"search": {"noise_floor": -0.1}}, ["search.noise_floor", "greater than or equal to 0"]),
         ({"data": {"dataset": "imagenet"}}, ["data.dataset", "unknown dataset 'imagenet'"]),
         ({"tracking": {"search_id": "a b"}}, ["tracking.search_id"]),
     ],
@@ -111,6 +113,13 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
     assert "noise_floor" not in base.search_config().options
     floor = base.with_overrides({"search.noise_floor": 0.3}).search_config()
     assert floor.options["noise_floor"] == 0.3
+    # 0 turns the default strategy's floor off: null reaches the strategy.
+    no_floor = base.with_overrides({"search.noise_floor": 0}).search_config()
+    assert no_floor.options["noise_floor"] is None
+    for config, expected in ((base.search_config(), 0.1), (no_floor, None)):
+        gp_strategy = make_strategy(NB201Space(), config)
+        assert isinstance(gp_strategy, BayesianOptimization)
+        assert gp_strategy.noise_floor == expected
     off = base.with_overrides({"search.local_phase": False}).search_config()
     assert off.options["local_after"] is None
     space = NB201Space()
