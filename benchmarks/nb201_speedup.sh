@@ -12,9 +12,9 @@ BIN=${BIN:-.venv/bin}
 # bo:n_init=10 with them is the default's whole design and pool without proxies. n_init=5 is the
 # default's initial design before it grew to 10; design_top=0 its second five picks before they
 # covered the operations again (the proxies' best five instead); global_every=2 its global rounds
-# before they came every fourth round. noise_floor=0.1 gives bo the default's GP as well (its
-# noise floor), and proxybo-features:noise_floor=null is the default before the floor.
-METHODS="proxybo-features,proxybo,bo,bo:local_after=30;global_every=4,bo:n_init=10;local_after=30;global_every=4,bo:n_init=10;local_after=30;global_every=4;noise_floor=0.1,proxybo-features:noise_floor=null,proxybo-features:global_every=2,proxybo-features:n_init=5,proxybo-features:design_top=0,proxybo-features:local_after=null,proxybo-features:kernel=ard,proxybo:kernel=ard,bo:kernel=ard,proxybo-features:kernel=hamming,proxybo:kernel=hamming,bo:kernel=hamming,rea,random,proxy-warmup,optuna-tpe,optuna-gp"
+# before they came every fourth round. Every GP strategy has the noise floor 0.1 by default;
+# noise_floor=null is each one without it (the defaults before 2026-11-29's third session).
+METHODS="proxybo-features,proxybo,bo,bo:local_after=30;global_every=4,bo:n_init=10;local_after=30;global_every=4,proxybo-features:noise_floor=null,proxybo:noise_floor=null,bo:noise_floor=null,proxybo-features:global_every=2,proxybo-features:n_init=5,proxybo-features:design_top=0,proxybo-features:local_after=null,proxybo-features:kernel=ard,proxybo:kernel=ard,bo:kernel=ard,proxybo-features:kernel=hamming,proxybo:kernel=hamming,bo:kernel=hamming,rea,random,proxy-warmup,optuna-tpe,optuna-gp"
 
 for table in cifar10 imagenet16-120; do
   "$BIN/proxybo" benchmark --table "$DATA/$table.csv" --methods "$METHODS" \
@@ -25,7 +25,7 @@ done
 # Robustness: the CIFAR-10 table with every proxy negated (a misleading proxy).
 NEG=$(mktemp -d)/cifar10-negated.csv
 "$BIN/python" benchmarks/negate_proxies.py "$DATA/cifar10.csv" "$NEG"
-"$BIN/proxybo" benchmark --table "$NEG" --methods "proxybo-features,proxybo,bo,bo:n_init=10;local_after=30;global_every=4,bo:n_init=10;local_after=30;global_every=4;noise_floor=0.1,proxybo-features:noise_floor=null,proxybo-features:global_every=2,proxybo-features:n_init=5,proxybo-features:design_top=0,rea" \
+"$BIN/proxybo" benchmark --table "$NEG" --methods "proxybo-features,proxybo,bo,bo:n_init=10;local_after=30;global_every=4,proxybo-features:noise_floor=null,proxybo:noise_floor=null,bo:noise_floor=null,proxybo-features:global_every=2,proxybo-features:n_init=5,proxybo-features:design_top=0,rea" \
   --proxies jacov,synflow,snip --seeds "$SEEDS" --budget 150 --reference-budget 300 \
   --out "$OUT/cifar10-negated"
 

@@ -31,7 +31,12 @@ from pydantic import (
 from optimizer.proxies.scoring import DEFAULT_PROXIES
 from optimizer.state import SearchConfig
 from optimizer.strategies import DEFAULT_STRATEGY, STRATEGIES
-from optimizer.strategies.proxybo import DEFAULT_KERNEL, KERNELS, ProxyBOFeatures
+from optimizer.strategies.proxybo import (
+    DEFAULT_KERNEL,
+    KERNELS,
+    BayesianOptimization,
+    ProxyBOFeatures,
+)
 
 __all__ = [
     "DataSettings",
@@ -98,9 +103,8 @@ class SearchSection(_Section):
         lt=1,
         description="GP strategies: hold the GP's noise variance (standardised scale) at this "
         "value or above, so the GP smooths over differences the architecture cannot explain; "
-        f"unset: the strategy's own ({ProxyBOFeatures.default_noise_floor} for proxybo-features, "
-        "none for bo and proxybo); 0: none (BoTorch's default noise prior, which lets the GP "
-        "nearly interpolate)",
+        f"unset: {BayesianOptimization.default_noise_floor}; 0: none (BoTorch's default noise "
+        "prior, which lets the GP nearly interpolate)",
     )
 
     @field_validator("strategy")
@@ -292,7 +296,7 @@ class SearchSettings(_Section):
                 **({"kernel": s.kernel} if s.kernel != DEFAULT_KERNEL else {}),
                 # Likewise only turning the local phase off enters them.
                 **({} if s.local_phase else {"local_after": None}),
-                # And a noise floor only when set; 0 turns the strategy's floor off.
+                # And a noise floor only when set; 0 turns the default floor off.
                 **({} if s.noise_floor is None else {"noise_floor": s.noise_floor or None}),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),

@@ -17,8 +17,8 @@ copula before standardisation: accuracies have a long tail of broken cells (10%)
 otherwise dominate the fit, and only the order matters to expected improvement. The likelihood is
 BoTorch's default (a LogNormal(-4, 1) prior on the noise variance, which lets the GP nearly
 interpolate) or, with `noise_floor`, the same prior with the noise variance held at that value
-or above, for tasks whose measured accuracies are noisier than their differences (the default
-strategy holds it at 0.1).
+or above, for tasks whose measured accuracies are noisier than their differences (the
+strategies hold it at 0.1 by default).
 """
 
 from __future__ import annotations

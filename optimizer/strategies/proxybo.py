@@ -35,14 +35,16 @@ Options (all in `SearchConfig.options`):
   of the phase choose from the whole pool, a way out of a region that traps a seed. Measured in
   benchmarks/README.md (4 against 2: level on CIFAR-10, fewer evaluations on ImageNet16-120 over
   60 seeds); `local_after=null` turns the phase off.
-- `noise_floor` (0.1 for `proxybo-features`, None for `bo` and `proxybo`; None is BoTorch's
-  default noise prior, which lets the GP nearly interpolate): the GP's noise variance, on the
-  standardised copula scale, is held at this value or above, so the GP smooths over differences
-  the encoding cannot explain instead of chasing them. Measured on 60 seeds each
-  (benchmarks/README.md): 0.1 takes ImageNet16-120 (whose fifteen best cells lie within 0.42
-  points) from 71 to 64 evaluations and leaves CIFAR-10 level (51); 0.2 gives 60 on
-  ImageNet16-120 but 73 on CIFAR-10 (whose best cell is 0.04 points above the next), 0.05 no
-  gain. `noise_floor=null` turns it off.
+- `noise_floor` (0.1; None is BoTorch's default noise prior, which lets the GP nearly
+  interpolate): the GP's noise variance, on the standardised copula scale, is held at this value
+  or above, so the GP smooths over differences the encoding cannot explain instead of chasing
+  them. Measured on both NB201 tables, 60 seeds each (benchmarks/README.md): 0.1 takes
+  `proxybo-features` on ImageNet16-120 (whose fifteen best cells lie within 0.42 points) from
+  71 to 64 evaluations and on CIFAR-10 from 56 to 51, plain BO from 149 to 106 and from 79 to
+  72; faithful ProxyBO is level (137 to 122, 85 to 92), so every GP strategy has the same GP.
+  0.2 gives the default 60 on ImageNet16-120 but 73 on CIFAR-10 (seeds 0-29; its best cell is
+  0.04 points above the next), 0.05 gives 66 on ImageNet16-120 (seeds 0-29).
+  `noise_floor=null` turns it off.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -113,7 +115,8 @@ class BayesianOptimization(Strategy):
     default_local_after: int | None = None
     default_local_top = 5
     default_global_every: int | None = None
-    default_noise_floor: float | None = None
+    # The GP's noise floor: measured on both NB201 tables for each GP strategy (benchmarks/README.md)
+    default_noise_floor: float | None = 0.1
 
     # ----- options ---------------------------------------------------------------------------
     def _opt(self, key: str, default: object) -> object:
@@ -478,5 +481,3 @@ class ProxyBOFeatures(ProxyBO):
     default_n_init = 10
     default_local_after = 30
     default_global_every = 4
-    # The GP's noise floor: measured on both NB201 tables, 60 seeds each (benchmarks/README.md).
-    default_noise_floor = 0.1

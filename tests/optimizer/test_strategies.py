@@ -212,12 +212,12 @@ def test_auto_kernel_uses_the_kernel_with_the_better_out_of_sample_ranking(
 @pytest.mark.parametrize(
     ("name", "options", "floor"),
     [
-        ("proxybo-features", {}, 0.1),  # the default's
+        ("proxybo-features", {}, 0.1),  # the default
+        ("bo", {}, 0.1),
+        ("proxybo", {}, 0.1),
         ("proxybo-features", {"noise_floor": 0.3}, 0.3),
         ("proxybo-features", {"noise_floor": None}, None),
-        ("bo", {}, None),
-        ("proxybo", {}, None),
-        ("bo", {"noise_floor": 0.1}, 0.1),
+        ("bo", {"noise_floor": None}, None),
     ],
 )
 def test_the_noise_floor_holds_in_every_fit_and_in_every_ask(
