@@ -43,6 +43,7 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import Kernel, ProductKernel, RBFKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.module import Module as GPModule
 from gpytorch.priors import LogNormalPrior
 from scipy.stats import norm, rankdata
 
@@ -90,6 +91,18 @@ def _likelihood(noise_floor: float | None) -> GaussianLikelihood:
         "raw_noise", GreaterThan(noise_floor, transform=None, initial_value=start)
     )
     return likelihood
+
+
+def _clamp_to_bounds(model: GPModule) -> None:
+    """Move every value of `model` that lies outside a bound without a transform (such as the
+    noise floor, which the optimizer keeps, not the parametrisation) onto that bound: a value
+    loaded from a fit under a lower floor."""
+    raw = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, constraint in model.named_constraints():
+            if not constraint.enforced:
+                value = raw[name.removesuffix("_constraint")]
+                value.clamp_(constraint.lower_bound, constraint.upper_bound)
 
 
 @dataclass
@@ -160,11 +173,7 @@ class GPSurrogate:
                 if "_constraint." not in k and "_prior." not in k
             }
             model.load_state_dict(sd, strict=False)
-            if (
-                noise_floor is not None
-                and float(model.likelihood.noise.detach().min()) < noise_floor
-            ):
-                model.likelihood.noise = noise_floor
+            _clamp_to_bounds(model)
         if optimize or not warm:
             mll = ExactMarginalLogLikelihood(model.likelihood, model)
             with torch.random.fork_rng():

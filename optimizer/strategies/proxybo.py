@@ -94,6 +94,19 @@ def _check_positive_int(key: str, value: object, alternative: str = "") -> int:
     return value
 
 
+def _check_unit_number(key: str, value: object, *, closed: bool, alternative: str = "") -> float:
+    """`value` as a float if it is a number in [0, 1] (`closed`) or in (0, 1); otherwise a
+    ValueError naming the option `key` (`alternative` says what else the option accepts)."""
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and ((0 <= value <= 1) if closed else (0 < value < 1))
+    ):
+        return float(value)
+    interval = "[0, 1]" if closed else "(0, 1)"
+    raise ValueError(f"option {key} must be a number in {interval}{alternative}, got {value!r}")
+
+
 def pick_kernel(predictions: dict[str, np.ndarray], y: np.ndarray) -> str:
     """The kernel whose out-of-sample `predictions` (`n` each) order `y` (`n`) best by pairwise
     accuracy; ties go to the first in `predictions`' order."""
@@ -305,11 +318,7 @@ class BayesianOptimization(Strategy):
         value = self._opt("noise_floor", self.default_noise_floor)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise ValueError(
-                f"option noise_floor must be a number in (0, 1) or null, got {value!r}"
-            )
-        return float(value)
+        return _check_unit_number("noise_floor", value, closed=False, alternative=" or null")
 
     @property
     def cv_folds(self) -> int:
@@ -407,10 +416,9 @@ class BayesianOptimization(Strategy):
     def design_top(self) -> float:
         """The `design_top` option: the fraction of the design's subset, by proxy rank, that may
         add coverage after the first pass."""
-        value = self._opt("design_top", self.default_design_top)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise ValueError(f"option design_top must be a number in [0, 1], got {value!r}")
-        return float(value)
+        return _check_unit_number(
+            "design_top", self._opt("design_top", self.default_design_top), closed=True
+        )
 
     def _bo_batch(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
