@@ -420,14 +420,13 @@ class BayesianOptimization(Strategy):
             "design_top", self._opt("design_top", self.default_design_top), closed=True
         )
 
-    def _bo_batch(
-        self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
-    ) -> list[int]:
-        x, y = self._observed_xy(state)
-        assert state.surrogate is not None
+    def _current_gp(self, state: SearchState) -> GPSurrogate:
+        """The GP of the last fit, conditioned on every observation."""
         kernel = self.kernel_in_use(state)
-        assert kernel is not None
-        gp = GPSurrogate.fit(
+        if state.surrogate is None or kernel is None:
+            raise ValueError("no GP yet: it is fitted once two architectures are evaluated")
+        x, y = self._observed_xy(state)
+        return GPSurrogate.fit(
             x,
             y,
             init=state.surrogate["hyper"],
@@ -435,6 +434,23 @@ class BayesianOptimization(Strategy):
             shared=self._shared_for(kernel),
             noise_floor=self.noise_floor,
         )
+
+    def posterior(
+        self, state: SearchState, archs: Sequence[str], scores: ProxyScores
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the current GP thinks of `archs` (with their proxy `scores`, as `select` takes
+        them): posterior mean and variance on the GP's scale, and log expected improvement, `m`
+        each. Pending evaluations are not fantasized and the state is not changed. For
+        diagnostics (benchmarks/gp_diagnostics.py); ValueError before the first fit."""
+        gp = self._current_gp(state)
+        x = self._features(state, archs, scores)
+        mean, var = gp.predict(x)
+        return mean, var, gp.log_expected_improvement(x)
+
+    def _bo_batch(
+        self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
+    ) -> list[int]:
+        gp = self._current_gp(state)
         if state.pending:  # evaluations still running: fantasize them first
             pend_scores = {
                 p: np.array([e.proxies.get(p, np.nan) for e in state.pending])

@@ -1,0 +1,208 @@
+"""Why a GP strategy finds the best cells late: what the proxies and the GP see of the top.
+
+Two reports on a benchmark table (the NAS-Bench-201 ones are not shipped: pass their path):
+
+    python benchmarks/gp_diagnostics.py proxies TABLE
+    python benchmarks/gp_diagnostics.py history TABLE --methods bo,proxybo --seeds 30 \
+        --pattern '^[^+]*\\+[^+]*\\+\\|skip_connect~0\\|' --out F.json
+
+`proxies`: Kendall's tau of each proxy with `val_acc` over the whole table and within its best
+fractions, and the proxy ranks of the best cells (rank 1 is a proxy's favourite; `fused` is the
+rank of the equally weighted rank fusion, which is what ProxyBO follows while the GP's weight
+is small).
+
+`history`: runs each method (budget = the last checkpoint) and at every checkpoint records, per
+seed: the best value so far; Kendall's tau of the GP's posterior mean with `val_acc` over the
+300 best unevaluated rows; the rank, by the GP's expected improvement over the unevaluated
+rows, of the best of the table's 3 best unevaluated rows (how close the GP is to proposing
+one); and, with `--pattern`, how many evaluated architectures match the regular expression
+(the example matches NB201 cells with `skip_connect` on edge 0->3, which the 8 best cells of
+the CIFAR-10 table and 6 of the 8 best of the ImageNet16-120 table have) and whether the best evaluated one does. Prints the means
+(medians for ranks) per method and checkpoint and writes every record to `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import kendalltau, rankdata
+
+from optimizer.spaces import Table, TabularSpace, load_table
+from optimizer.state import Evaluation, SearchConfig
+from optimizer.strategies import STRATEGIES, make_strategy
+from optimizer.strategies.proxybo import BayesianOptimization
+from proxybo.benchmark import parse_method
+
+FRACTIONS = (1.0, 0.5, 0.2, 0.05, 0.01)
+TOP_ROWS = 300
+
+_TABLE: Table | None = None
+
+
+def proxies_report(table: Table, proxies: list[str], best: int) -> str:
+    val = table.column("val_acc")
+    order = np.argsort(-val, kind="stable")
+    lines = ["| rows | " + " | ".join(proxies) + " |", "|---|" + "---|" * len(proxies)]
+    for frac in FRACTIONS:
+        top = order[: max(2, int(len(val) * frac))]
+        taus = [kendalltau(table.column(f"zc_{p}")[top], val[top]).statistic for p in proxies]
+        lines.append(
+            f"| best {frac:.0%} ({len(top)}) | " + " | ".join(f"{t:.3f}" for t in taus) + " |"
+        )
+    ranks = {p: rankdata(-table.column(f"zc_{p}"), method="min") for p in proxies}
+    fused = rankdata(sum(ranks.values()), method="min")
+    lines += ["", "rank under each proxy (1 = its favourite) of the best rows:", ""]
+    lines.append(
+        f"    {'val_acc':>8} " + " ".join(f"{p:>8}" for p in [*proxies, "fused"]) + "  arch"
+    )
+    for i in order[:best]:
+        cells = " ".join(f"{int(ranks[p][i]):8d}" for p in proxies)
+        lines.append(f"    {val[i]:8.3f} {cells} {int(fused[i]):8d}  {table.archs[i]}")
+    return "\n".join(lines)
+
+
+def _init(table_path: str, proxies: list[str]) -> None:
+    global _TABLE
+    import torch
+
+    torch.set_num_threads(1)
+    _TABLE = load_table(table_path).with_proxies(proxies)
+
+
+def _checkpoint(
+    strategy: BayesianOptimization,
+    state: Any,
+    space: TabularSpace,
+    val: np.ndarray,
+    score: Any,
+    pattern: re.Pattern[str] | None,
+) -> dict[str, Any]:
+    busy = state.busy_archs
+    idx = np.array([i for i, a in enumerate(space.archs) if a not in busy])
+    archs = [space.archs[i] for i in idx]
+    mean, _, log_ei = strategy.posterior(state, archs, score(archs))
+    v = val[idx]
+    top = np.argsort(-v, kind="stable")
+    ei_rank = rankdata(-log_ei, method="min")
+    observed = state.observed()
+    record: dict[str, Any] = {
+        "n": len(observed),
+        "best": float(max(e.metrics["val_acc"] for e in observed)),
+        "tau_top": float(kendalltau(mean[top[:TOP_ROWS]], v[top[:TOP_ROWS]]).statistic),
+        "ei_rank_of_top3": int(min(ei_rank[top[:3]])),
+    }
+    if pattern is not None:
+        best = max(observed, key=lambda e: e.metrics["val_acc"])
+        record["matching"] = sum(bool(pattern.search(e.arch)) for e in observed)
+        record["best_matches"] = bool(pattern.search(best.arch))
+    return record
+
+
+def _history_job(
+    method: str, seed: int, proxies: list[str], checkpoints: list[int], pattern: str | None
+) -> dict[str, Any]:
+    assert _TABLE is not None
+    table = _TABLE
+    name, options = parse_method(method)
+    space = TabularSpace.from_table(table)
+    config = SearchConfig(
+        strategy=name,
+        space="tabular",
+        proxies=tuple(proxies) if STRATEGIES[name].uses_proxies else (),
+        seed=seed,
+        budget=max(checkpoints),
+        batch_size=1,
+        options=options,
+    )
+    strategy = make_strategy(space, config)
+    if not isinstance(strategy, BayesianOptimization):
+        raise SystemExit(f"{method}: not a GP strategy")
+    state = strategy.new_state()
+    val = table.column("val_acc")
+    zc = {p: table.column(f"zc_{p}") for p in config.proxies}
+
+    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
+        idx = [space.index(a) for a in archs]
+        return {p: zc[p][idx] for p in config.proxies}
+
+    compiled = re.compile(pattern) if pattern else None
+    records = []
+    while not state.done:
+        (arch,) = strategy.ask(state, 1, score)
+        i = space.index(arch)
+        metrics = {"val_acc": float(val[i])}
+        strategy.tell(state, [Evaluation(arch=arch, round=state.round - 1, metrics=metrics)])
+        if len(state.observed()) in checkpoints:
+            records.append(_checkpoint(strategy, state, space, val, score, compiled))
+    return {"method": method, "seed": seed, "checkpoints": records}
+
+
+def history_report(runs: list[dict[str, Any]]) -> str:
+    lines = [
+        "| method | evaluations | mean best | GP tau, best 300 unevaluated "
+        "| median EI rank of the best of the top 3 | matching pattern | best matches |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method in dict.fromkeys(r["method"] for r in runs):
+        mine = [r["checkpoints"] for r in runs if r["method"] == method]
+        for j, first in enumerate(mine[0]):
+            col = [c[j] for c in mine]
+            match = f"{np.mean([c['matching'] for c in col]):.1f}" if "matching" in first else "-"
+            share = (
+                f"{np.mean([c['best_matches'] for c in col]):.0%}" if "matching" in first else "-"
+            )
+            lines.append(
+                f"| {method} | {first['n']} | {np.mean([c['best'] for c in col]):.3f} "
+                f"| {np.mean([c['tau_top'] for c in col]):.3f} "
+                f"| {np.median([c['ei_rank_of_top3'] for c in col]):.0f} | {match} | {share} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("proxies", help="proxy quality within the best rows of a table")
+    p.add_argument("table")
+    p.add_argument("--proxies", default="jacov,synflow,snip")
+    p.add_argument("--best", type=int, default=8, help="best cells to list")
+    h = sub.add_parser("history", help="what each method's GP knows of the top, by evaluations")
+    h.add_argument("table")
+    h.add_argument("--methods", default="bo,proxybo")
+    h.add_argument("--proxies", default="jacov,synflow,snip")
+    h.add_argument("--first-seed", type=int, default=0)
+    h.add_argument("--seeds", type=int, default=30)
+    h.add_argument("--checkpoints", default="10,15,20,25,30,40,55")
+    h.add_argument("--pattern", default=None, help="regular expression over arch ids")
+    h.add_argument("--out", required=True)
+    args = parser.parse_args()
+    proxies = args.proxies.split(",")
+    if args.command == "proxies":
+        print(proxies_report(load_table(args.table).with_proxies(proxies), proxies, args.best))
+        return
+    checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    methods = args.methods.split(",")
+    with ProcessPoolExecutor(
+        os.cpu_count() or 1, initializer=_init, initargs=(args.table, proxies)
+    ) as pool:
+        futures = [
+            pool.submit(_history_job, m, s, proxies, checkpoints, args.pattern)
+            for m in methods
+            for s in seeds
+        ]
+        runs = [f.result() for f in futures]
+    Path(args.out).write_text(json.dumps(runs))
+    print(history_report(runs))
+
+
+if __name__ == "__main__":
+    main()
