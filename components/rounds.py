@@ -162,6 +162,7 @@ def _tracker(s: SearchSettings, search_id: str) -> MLflowTracker:
             search_space=config.space,
             proxies=config.proxies,
             strategy=config.strategy,
+            settings=_strategy(s).settings(),
         )
     )
     _TRACKERS[key] = tracker

@@ -107,6 +107,10 @@ class SearchSpec:
         search_space: name of the search space, e.g. ``nb201``.
         proxies: the zero-cost proxies the search uses.
         strategy: ``proxybo``, ``bo``, ``rea``, ``random``, ...
+        settings: the strategy's options with its defaults filled in (`Strategy.settings`),
+            recorded as ``settings.*`` params so that a reader sees what ran, not only what was
+            set. Derived from the rest, so not part of the config fingerprint: a search resumed
+            by a later version keeps the params of its start and gains only new keys.
     """
 
     search_id: str
@@ -114,6 +118,7 @@ class SearchSpec:
     search_space: str = ""
     proxies: Sequence[str] = ()
     strategy: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -505,6 +510,7 @@ class MLflowTracker:
             Param("proxies", ",".join(spec.proxies)),
             Param("strategy", spec.strategy),
             *(Param(k, v) for k, v in _flatten("config", dict(spec.config))),
+            *(Param(k, v) for k, v in _flatten("settings", dict(spec.settings))),
         ]
         for chunk in _chunks(params, _BATCH_PARAMS):
             self.client.log_batch(self.parent_run_id, params=chunk)
@@ -537,6 +543,15 @@ class MLflowTracker:
         self.parent_run_id = run.info.run_id
         if run.info.status != "RUNNING":
             self.client.update_run(self.parent_run_id, status="RUNNING")
+        from mlflow.entities import Param
+
+        new = [
+            Param(k, v)
+            for k, v in _flatten("settings", dict(spec.settings))
+            if k not in run.data.params
+        ]
+        for chunk in _chunks(new, _BATCH_PARAMS):
+            self.client.log_batch(self.parent_run_id, params=chunk)
         _log.info("resuming parent run %s of search %s", self.parent_run_id, spec.search_id)
         return self.parent_run_id
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class Strategy(ABC):
 
     def new_state(self) -> SearchState:
         return SearchState(self.config)
+
+    def settings(self) -> dict[str, Any]:
+        """The options this strategy runs with, its defaults filled in: what a user reads in
+        the tracking UI next to the options they set. JSON values; null where an option is off
+        (or, for `refit_every`, adaptive)."""
+        return dict(self.config.options)
 
     # ----- the round -------------------------------------------------------------------------
     @abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,9 @@ class RegularizedEvolution(Strategy):
     @property
     def tournament(self) -> int:
         return int(self.config.options.get("tournament", 3))
+
+    def settings(self) -> dict[str, Any]:
+        return {**self.config.options, "population": self.population, "tournament": self.tournament}
 
     def _initial(self, state: SearchState, rng: np.random.Generator, n: int) -> list[str]:
         return self._unevaluated_sample(state, rng, n)

@@ -56,7 +56,7 @@ Options (all in `SearchConfig.options`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -164,6 +164,28 @@ class BayesianOptimization(Strategy):
     @property
     def n_init(self) -> int:
         return max(2, int(self._opt("n_init", self.default_n_init)))  # type: ignore[call-overload]
+
+    def settings(self) -> dict[str, Any]:
+        local_after = self._opt("local_after", self.default_local_after)
+        global_every = self._opt("global_every", self.default_global_every)
+        return {
+            **self.config.options,
+            "n_init": self.n_init,
+            "design_top": self.design_top,
+            "init_pool": int(self._opt("init_pool", 500)),  # type: ignore[call-overload]
+            "kernel": self.kernel,
+            "noise_floor": self.noise_floor,
+            "pool_size": self._opt("pool_size", None),
+            "local_after": local_after,
+            "local_top": self._opt("local_top", self.default_local_top),
+            "global_every": global_every if local_after is not None else None,
+            "min_weight": float(self._opt("min_weight", 0.0)),  # type: ignore[arg-type]
+            "cv_folds": self.cv_folds,
+            "n_boot": int(self._opt("n_boot", 200)),  # type: ignore[call-overload]
+            "refit_every": self.refit_every,
+            "proxy_fusion": self.fusion,
+            "proxy_features": self.proxy_features,
+        }
 
     # ----- pool ------------------------------------------------------------------------------
     def _best_observed(self, state: SearchState, k: int) -> list[Evaluation]:

@@ -128,6 +128,15 @@ def test_a_small_search_ends_with_a_loadable_champion(
     assert best["search_id"] == status["search_id"]
     assert best["arch"] == status["best_arch"]
     assert best["val_accuracy"] == pytest.approx(status["best_val_acc"])
+    # the parent run shows the GP settings that ran, defaults included, beside those set
+    client = mlflow.MlflowClient(mlflow_server.tracking_uri)
+    experiment = client.get_experiment_by_name(f"proxybo-{status['search_id']}")
+    assert experiment is not None
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.`proxybo.role` = 'search'")
+    params = parent.data.params
+    assert params["settings.noise_floor"] == "0.1" and params["settings.kernel"] == "auto"
+    assert params["settings.proxy_features"] == "true"
+    assert "config.options.noise_floor" not in params  # not set by the user
 
     from components.data import load_digits
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -63,13 +64,14 @@ def record(arch: str, val: float, round: int = 0) -> ArchitectureRecord:
     )
 
 
-def spec(search_id: str, lr: float = 0.1) -> SearchSpec:
+def spec(search_id: str, lr: float = 0.1, settings: dict[str, Any] | None = None) -> SearchSpec:
     return SearchSpec(
         search_id=search_id,
         config={"budget": 20, "train": {"epochs": 3, "lr": lr}},
         search_space="nb201",
         proxies=("synflow", "jacov"),
         strategy="proxybo",
+        settings={"n_init": 5, "noise_floor": 0.1} if settings is None else settings,
     )
 
 
@@ -132,6 +134,8 @@ def test_parent_run_records_the_search_and_is_found_again_on_resume(
         "config.budget": "20",
         "config.train.epochs": "3",
         "config.train.lr": "0.1",
+        "settings.n_init": "5",
+        "settings.noise_floor": "0.1",
     }
     assert parent.data.tags["proxybo.search_id"] == server_tracker.search_id
     experiment = client.get_experiment(str(server_tracker.experiment_id))
@@ -140,8 +144,13 @@ def test_parent_run_records_the_search_and_is_found_again_on_resume(
 
     server_tracker.end_search()
     resumed = MLflowTracker(server_tracker.tracking_uri, preprocessing=PRE)
-    assert resumed.start_search(spec(server_tracker.search_id)) == parent.info.run_id
+    # a later version may resolve more settings: they are added, the recorded ones kept
+    later = {"n_init": 5, "noise_floor": 0.1, "kernel": "auto"}
+    assert resumed.start_search(spec(server_tracker.search_id, settings=later)) == (
+        parent.info.run_id
+    )
     assert client.get_run(parent.info.run_id).info.status == "RUNNING"
+    assert client.get_run(parent.info.run_id).data.params["settings.kernel"] == "auto"
     parents = client.search_runs(
         [str(server_tracker.experiment_id)], "tags.`proxybo.role` = 'search'"
     )

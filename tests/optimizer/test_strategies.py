@@ -497,3 +497,26 @@ def test_posterior_before_the_first_fit_says_so(small_table: Table) -> None:
     assert isinstance(strat, BayesianOptimization)
     with pytest.raises(ValueError, match="no GP yet"):
         strat.posterior(state, [small_table.archs[0]], {})
+
+
+def test_settings_show_the_defaults_that_run(small_table: Table) -> None:
+    space = TabularSpace.from_table(small_table)
+
+    def settings(name: str, **options: object) -> dict:
+        proxies = ("good",) if STRATEGIES[name].uses_proxies else ()
+        config = SearchConfig(strategy=name, space="tabular", proxies=proxies, options=options)
+        return make_strategy(space, config).settings()
+
+    default = settings("proxybo-features")
+    assert default["n_init"] == 10 and default["kernel"] == "auto"
+    assert default["noise_floor"] == 0.1 and default["local_after"] == 30
+    assert default["global_every"] == 4 and default["proxy_features"] is True
+    bo = settings("bo")
+    assert bo["local_after"] is None and bo["global_every"] is None  # no local phase
+    assert bo["proxy_fusion"] is False and bo["n_init"] == 5
+    # what the user set wins, and stays JSON
+    chosen = settings("proxybo", noise_floor=None, kernel="ard", n_init=8)
+    assert (chosen["noise_floor"], chosen["kernel"], chosen["n_init"]) == (None, "ard", 8)
+    assert json.loads(json.dumps(chosen)) == chosen
+    assert settings("rea") == {"population": 10, "tournament": 3}
+    assert settings("random", custom=1) == {"custom": 1}
