@@ -165,6 +165,32 @@ def test_sampled_pool_for_a_large_space_mixes_random_and_mutations() -> None:
     assert chosen[0] not in strat.candidates(state)
 
 
+def test_a_sampled_pool_wider_than_the_neighbourhood_of_the_best_takes_it_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 2 evaluated cells have at most 48 one-edit neighbours; a pool of 400 wants 200 mutations.
+    # Every neighbour goes in once, the rest is random, and no mutation is drawn in vain
+    # (drawing until 20 x 400 tries ran out took a second per ask).
+    space = NB201Space()
+    config = SearchConfig(strategy="bo", space="nb201", budget=50, options={"pool_size": 400})
+    strat = make_strategy(space, config)
+    state = strat.new_state()
+    for i, arch in enumerate(space.sample(np.random.default_rng(0), 2)):
+        strat.select(state, [arch], {}, 1)
+        strat.tell(state, [Evaluation(arch, i, {"val_acc": 0.5 + i / 10})])
+    drawn: list[str] = []
+
+    def mutate(arch: str, rng: np.random.Generator) -> str:
+        drawn.append(arch)
+        return arch
+
+    monkeypatch.setattr(space, "mutate", mutate)
+    pool = strat.candidates(state)
+    assert len(pool) == len(set(pool)) == 400 and not state.busy_archs & set(pool)
+    near = {n for e in state.observed() for n in space.neighbours(e.arch)} - state.busy_archs
+    assert near <= set(pool) and not drawn
+
+
 def test_unknown_strategy_and_missing_proxies_are_refused() -> None:
     with pytest.raises(ValueError, match="choose one of"):
         make_strategy(NB201Space(), SearchConfig(strategy="nope", space="nb201"))
