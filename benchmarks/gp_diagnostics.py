@@ -35,16 +35,14 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau, rankdata
 
-from optimizer.spaces import Table, TabularSpace, load_table
-from optimizer.state import Evaluation, SearchConfig
-from optimizer.strategies import STRATEGIES, make_strategy
+from optimizer.spaces import Table, load_table
+from optimizer.state import SearchState
+from optimizer.strategies import Strategy
 from optimizer.strategies.proxybo import BayesianOptimization
-from proxybo.benchmark import parse_method
+from proxybo.benchmark import init_worker, run_job, worker_table
 
 FRACTIONS = (1.0, 0.5, 0.2, 0.05, 0.01)
 TOP_ROWS = 300
-
-_TABLE: Table | None = None
 
 
 def proxies_report(table: Table, proxies: list[str], best: int) -> str:
@@ -69,27 +67,19 @@ def proxies_report(table: Table, proxies: list[str], best: int) -> str:
     return "\n".join(lines)
 
 
-def _init(table_path: str, proxies: list[str]) -> None:
-    global _TABLE
-    import torch
-
-    torch.set_num_threads(1)
-    _TABLE = load_table(table_path).with_proxies(proxies)
-
-
 def _checkpoint(
     strategy: BayesianOptimization,
-    state: Any,
-    space: TabularSpace,
-    val: np.ndarray,
-    score: Any,
+    state: SearchState,
+    table: Table,
+    proxies: Sequence[str],
     pattern: re.Pattern[str] | None,
 ) -> dict[str, Any]:
     busy = state.busy_archs
-    idx = np.array([i for i, a in enumerate(space.archs) if a not in busy])
-    archs = [space.archs[i] for i in idx]
-    mean, _, log_ei = strategy.posterior(state, archs, score(archs))
-    v = val[idx]
+    idx = np.array([i for i, a in enumerate(table.archs) if a not in busy])
+    archs = [table.archs[i] for i in idx]
+    scores = {p: table.column(f"zc_{p}")[idx] for p in proxies}
+    mean, _, log_ei = strategy.posterior(state, archs, scores)
+    v = table.column("val_acc")[idx]
     top = np.argsort(-v, kind="stable")
     ei_rank = rankdata(-log_ei, method="min")
     observed = state.observed()
@@ -109,39 +99,20 @@ def _checkpoint(
 def _history_job(
     method: str, seed: int, proxies: list[str], checkpoints: list[int], pattern: str | None
 ) -> dict[str, Any]:
-    assert _TABLE is not None
-    table = _TABLE
-    name, options = parse_method(method)
-    space = TabularSpace.from_table(table)
-    config = SearchConfig(
-        strategy=name,
-        space="tabular",
-        proxies=tuple(proxies) if STRATEGIES[name].uses_proxies else (),
-        seed=seed,
-        budget=max(checkpoints),
-        batch_size=1,
-        options=options,
-    )
-    strategy = make_strategy(space, config)
-    if not isinstance(strategy, BayesianOptimization):
-        raise SystemExit(f"{method}: not a GP strategy")
-    state = strategy.new_state()
-    val = table.column("val_acc")
-    zc = {p: table.column(f"zc_{p}") for p in config.proxies}
-
-    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
-        idx = [space.index(a) for a in archs]
-        return {p: zc[p][idx] for p in config.proxies}
-
+    """One run of `method` (the benchmark's own, in a worker of `init_worker`), looked at
+    after each checkpoint's evaluation."""
+    table = worker_table()
     compiled = re.compile(pattern) if pattern else None
-    records = []
-    while not state.done:
-        (arch,) = strategy.ask(state, 1, score)
-        i = space.index(arch)
-        metrics = {"val_acc": float(val[i])}
-        strategy.tell(state, [Evaluation(arch=arch, round=state.round - 1, metrics=metrics)])
-        if len(state.observed()) in checkpoints:
-            records.append(_checkpoint(strategy, state, space, val, score, compiled))
+    records: list[dict[str, Any]] = []
+
+    def look(strategy: Strategy, state: SearchState) -> None:
+        if len(state.observed()) not in checkpoints:
+            return
+        if not isinstance(strategy, BayesianOptimization):
+            raise SystemExit(f"{method}: not a GP strategy")
+        records.append(_checkpoint(strategy, state, table, strategy.config.proxies, compiled))
+
+    run_job(method, seed, max(checkpoints), proxies, after_tell=look)
     return {"method": method, "seed": seed, "checkpoints": records}
 
 
@@ -192,7 +163,7 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     methods = args.methods.split(",")
     with ProcessPoolExecutor(
-        os.cpu_count() or 1, initializer=_init, initargs=(args.table, proxies)
+        os.cpu_count() or 1, initializer=init_worker, initargs=(args.table, proxies)
     ) as pool:
         futures = [
             pool.submit(_history_job, m, s, proxies, checkpoints, args.pattern)

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from optimizer.spaces import Table, TabularSpace, load_table
-from optimizer.state import Evaluation, SearchConfig
-from optimizer.strategies import STRATEGIES, make_strategy
+from optimizer.state import Evaluation, SearchConfig, SearchState
+from optimizer.strategies import STRATEGIES, Strategy, make_strategy
 
 OPTUNA_METHODS = ("optuna-tpe", "optuna-gp")
 METHODS = (*STRATEGIES, *OPTUNA_METHODS)
@@ -76,10 +76,16 @@ def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def run_method(
-    table: Table, method: str, seed: int, budget: int, proxies: Sequence[str]
+    table: Table,
+    method: str,
+    seed: int,
+    budget: int,
+    proxies: Sequence[str],
+    after_tell: Callable[[Strategy, SearchState], None] | None = None,
 ) -> RunResult:
     """Run `method` (see `parse_method`) for `budget` evaluations on `table` (which has every
-    proxy)."""
+    proxy). `after_tell`, if given, looks at the strategy and state after every result (a
+    strategy of ours, not an Optuna peer)."""
     name, options = parse_method(method)
     if name in OPTUNA_METHODS:
         return _run_optuna(table, method, seed, budget)
@@ -127,6 +133,8 @@ def run_method(
             )
         strategy.tell(state, results)
         t2 = time.perf_counter()
+        if after_tell is not None:
+            after_tell(strategy, state)
         asks.append(t1 - t0)
         tells.append(t2 - t1)
     best = state.best()
@@ -203,9 +211,21 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
     return RunResult(method, seed, curve, best_test, train, 0, asks, [])
 
 
-def run_job(method: str, seed: int, budget: int, proxies: Sequence[str]) -> RunResult:
-    assert _TABLE is not None
-    return run_method(_TABLE, method, seed, budget, proxies)
+def worker_table() -> Table:
+    """The table `init_worker` loaded in this process."""
+    if _TABLE is None:
+        raise RuntimeError("init_worker has not run in this process")
+    return _TABLE
+
+
+def run_job(
+    method: str,
+    seed: int,
+    budget: int,
+    proxies: Sequence[str],
+    after_tell: Callable[[Strategy, SearchState], None] | None = None,
+) -> RunResult:
+    return run_method(worker_table(), method, seed, budget, proxies, after_tell)
 
 
 # ----- summary ------------------------------------------------------------------------------

@@ -167,22 +167,21 @@ class BayesianOptimization(Strategy):
         return max(2, int(self._opt("n_init", self.default_n_init)))  # type: ignore[call-overload]
 
     def settings(self) -> dict[str, Any]:
-        local_after = self._opt("local_after", self.default_local_after)
-        global_every = self._opt("global_every", self.default_global_every)
+        local_after, local_top, global_every = self.local_phase or (None, None, None)
         return {
             **self.config.options,
             "n_init": self.n_init,
             "design_top": self.design_top,
-            "init_pool": int(self._opt("init_pool", 500)),  # type: ignore[call-overload]
+            "init_pool": self.init_pool,
             "kernel": self.kernel,
             "noise_floor": self.noise_floor,
             "pool_size": self._opt("pool_size", None),
             "local_after": local_after,
-            "local_top": self._opt("local_top", self.default_local_top),
-            "global_every": global_every if local_after is not None else None,
-            "min_weight": float(self._opt("min_weight", 0.0)),  # type: ignore[arg-type]
+            "local_top": local_top,
+            "global_every": global_every,
+            "min_weight": self.min_weight,
             "cv_folds": self.cv_folds,
-            "n_boot": int(self._opt("n_boot", 200)),  # type: ignore[call-overload]
+            "n_boot": self.n_boot,
             "refit_every": self.refit_every,
             "proxy_fusion": self.fusion,
             "proxy_features": self.proxy_features,
@@ -193,15 +192,25 @@ class BayesianOptimization(Strategy):
         """The `k` best evaluated architectures, best first."""
         return sorted(state.observed(), key=lambda e: -e.metrics[self.config.objective])[:k]
 
-    def _local_candidates(self, state: SearchState) -> list[str]:
-        """The local phase's pool (see `local_after`); empty before it or once exhausted."""
+    @property
+    def local_phase(self) -> tuple[int, int, int | None] | None:
+        """The options `local_after`, `local_top` and `global_every`, or None when the local
+        phase is off (`local_after` null)."""
         option = self._opt("local_after", self.default_local_after)
         if option is None:
-            return []
+            return None
         after = _check_positive_int("local_after", option)
         top_k = _check_positive_int("local_top", self._opt("local_top", self.default_local_top))
         option = self._opt("global_every", self.default_global_every)
         every = None if option is None else _check_positive_int("global_every", option)
+        return after, top_k, every
+
+    def _local_candidates(self, state: SearchState) -> list[str]:
+        """The local phase's pool (see `local_after`); empty before it or once exhausted."""
+        phase = self.local_phase
+        if phase is None:
+            return []
+        after, top_k, every = phase
         if len(state.observed()) < after:
             return []
         if every is not None and state.round % every == 0:
@@ -234,14 +243,14 @@ class BayesianOptimization(Strategy):
             if len(fresh) <= n - len(out):
                 out += [fresh[int(i)] for i in rng.permutation(len(fresh))]
                 seen.update(fresh)
-                top = []
-            tries = 0
-            while top and len(out) < n and tries < 20 * n:
-                tries += 1
-                child = self.space.mutate(top[int(rng.integers(len(top)))].arch, rng)
-                if child not in seen:
-                    seen.add(child)
-                    out.append(child)
+            else:
+                tries = 0
+                while len(out) < n and tries < 20 * n:
+                    tries += 1
+                    child = self.space.mutate(top[int(rng.integers(len(top)))].arch, rng)
+                    if child not in seen:
+                        seen.add(child)
+                        out.append(child)
             if len(out) < n:
                 out += self._unevaluated_sample(state, rng, n - len(out), exclude=seen)
         state.save_rng(rng)
@@ -356,6 +365,18 @@ class BayesianOptimization(Strategy):
     def cv_folds(self) -> int:
         return int(self._opt("cv_folds", 5))  # type: ignore[call-overload]
 
+    @property
+    def n_boot(self) -> int:
+        return int(self._opt("n_boot", 200))  # type: ignore[call-overload]
+
+    @property
+    def init_pool(self) -> int:
+        return int(self._opt("init_pool", 500))  # type: ignore[call-overload]
+
+    @property
+    def min_weight(self) -> float:
+        return float(self._opt("min_weight", 0.0))  # type: ignore[arg-type]
+
     def _measure_reliability(
         self, state: SearchState, gp: GPSurrogate, y: np.ndarray, oos: np.ndarray | None = None
     ) -> None:
@@ -369,7 +390,7 @@ class BayesianOptimization(Strategy):
         ]
         scores = np.column_stack(columns)
         rel = pairwise_accuracy(scores, y)
-        weights = best_scorer_probability(scores, y, rng, int(self._opt("n_boot", 200)))  # type: ignore[call-overload]
+        weights = best_scorer_probability(scores, y, rng, self.n_boot)
         state.save_rng(rng)
         state.reliability.append(
             RoundReliability(
@@ -415,7 +436,7 @@ class BayesianOptimization(Strategy):
         or are random (BO), within a random subset of `init_pool` candidates that keeps seeds
         apart. From the second pass on, with proxies, only the proxies' best `design_top` of the
         subset may add coverage, so every choice is also seen in a promising cell."""
-        size = min(len(pool), int(self._opt("init_pool", 500)))  # type: ignore[call-overload]
+        size = min(len(pool), self.init_pool)
         share = self.design_top  # checked even where no proxy uses it
         subset = rng.choice(len(pool), size=size, replace=False)
         enc = self.space.encode([pool[int(i)] for i in subset]) > 0.5
@@ -492,7 +513,7 @@ class BayesianOptimization(Strategy):
             gp = gp.condition(xp, gp.predict(xp)[0])
         xpool = self._features(state, pool, scores)
         weights = self.current_weights(state)
-        floor = float(self._opt("min_weight", 0.0))  # type: ignore[arg-type]
+        floor = self.min_weight
         if floor > 0 and any(w >= floor for w in weights.values()):
             # Scorers below the floor are left out of the fusion: a weight of one bootstrap
             # win in n_boot, times a rank gap of thousands, would otherwise reorder the top.
