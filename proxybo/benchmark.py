@@ -72,7 +72,32 @@ def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     if options and name in OPTUNA_METHODS:
         raise ValueError(f"method {spec!r}: Optuna peers take no options")
+    known = STRATEGIES[name].option_names if name in STRATEGIES else ()
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        takes = f"its options: {', '.join(known)}" if known else f"{name} takes no options"
+        raise ValueError(
+            f"method {spec!r}: unknown option {', '.join(map(repr, unknown))}; {takes}"
+        )
     return name, options
+
+
+def make_method_strategy(
+    space: TabularSpace, method: str, seed: int, budget: int, proxies: Sequence[str]
+) -> Strategy:
+    """The strategy of `method` (one of ours, not an Optuna peer) over `space` (a table's
+    rows), its options checked."""
+    name, options = parse_method(method)
+    config = SearchConfig(
+        strategy=name,
+        space="tabular",
+        proxies=tuple(proxies) if STRATEGIES[name].uses_proxies else (),
+        seed=seed,
+        budget=budget,
+        batch_size=1,
+        options=options,
+    )
+    return make_strategy(space, config)
 
 
 def run_method(
@@ -86,21 +111,11 @@ def run_method(
     """Run `method` (see `parse_method`) for `budget` evaluations on `table` (which has every
     proxy). `after_tell`, if given, looks at the strategy and state after every result (a
     strategy of ours, not an Optuna peer)."""
-    name, options = parse_method(method)
-    if name in OPTUNA_METHODS:
+    if parse_method(method)[0] in OPTUNA_METHODS:
         return _run_optuna(table, method, seed, budget)
     space = TabularSpace.from_table(table)
-    uses = STRATEGIES[name].uses_proxies
-    config = SearchConfig(
-        strategy=name,
-        space="tabular",
-        proxies=tuple(proxies) if uses else (),
-        seed=seed,
-        budget=budget,
-        batch_size=1,
-        options=options,
-    )
-    strategy = make_strategy(space, config)
+    strategy = make_method_strategy(space, method, seed, budget, proxies)
+    config = strategy.config
     state = strategy.new_state()
     val, test, cost = (
         table.column("val_acc"),
@@ -385,6 +400,9 @@ def run_benchmark(
     """Run every method for every seed and write `summary.json`, `curves.png`, `runs.json`."""
     for m in methods:
         parse_method(m)
+    twice = sorted({m for m in methods if list(methods).count(m) > 1})
+    if twice:
+        raise ValueError(f"method {', '.join(map(repr, twice))} listed more than once")
     if "rea" not in methods:
         raise ValueError("'rea' must be among the methods: it defines the target")
     if reference_budget < 1 or budget < 1 or seeds < 1:
@@ -394,6 +412,10 @@ def run_benchmark(
         raise ValueError(
             f"the table has {len(table.archs)} rows with every proxy, fewer than the budget"
         )
+    space = TabularSpace.from_table(table)
+    for m in methods:  # option values, checked before any run starts
+        if parse_method(m)[0] not in OPTUNA_METHODS:
+            make_method_strategy(space, m, 0, budget, proxies)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [

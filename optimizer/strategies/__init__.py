@@ -25,7 +25,8 @@ DEFAULT_STRATEGY = "proxybo-features"
 
 
 def make_strategy(space: SearchSpace, config: SearchConfig) -> Strategy:
-    """The strategy `config.strategy` over `space`; an unknown name lists the known ones."""
+    """The strategy `config.strategy` over `space`, its option values checked; an unknown name
+    lists the known ones."""
     try:
         cls = STRATEGIES[config.strategy]
     except KeyError:
@@ -34,7 +35,9 @@ def make_strategy(space: SearchSpace, config: SearchConfig) -> Strategy:
         ) from None
     if cls.uses_proxies and not config.proxies:
         raise ValueError(f"strategy {config.strategy!r} needs at least one proxy")
-    return cls(space, config)
+    strategy = cls(space, config)
+    strategy.check_options()
+    return strategy
 
 
 __all__ = [

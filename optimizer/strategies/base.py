@@ -30,10 +30,18 @@ class Strategy(ABC):
     name: str = ""
     uses_proxies: bool = False
     """Whether `select` looks at proxy scores (otherwise callers may skip computing them)."""
+    option_names: tuple[str, ...] = ()
+    """The keys of `SearchConfig.options` this strategy reads. The options may hold other keys
+    (the main job keeps its training settings there, in the fingerprint); a caller that takes
+    strategy options from a user rejects keys outside these (see `proxybo.benchmark`)."""
 
     def __init__(self, space: SearchSpace, config: SearchConfig) -> None:
         self.space = space
         self.config = config
+
+    def check_options(self) -> None:  # noqa: B027
+        """Raise a ValueError naming the first option with a value this strategy cannot run
+        with. `make_strategy` calls it, so bad options fail before anything runs or is stored."""
 
     def new_state(self) -> SearchState:
         return SearchState(self.config)

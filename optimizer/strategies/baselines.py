@@ -10,6 +10,7 @@ import numpy as np
 from optimizer.reliability import descending_ranks, fuse_ranks, uniform_weights
 from optimizer.state import SearchState
 from optimizer.strategies.base import ProxyScores, Strategy
+from optimizer.strategies.options import positive_int
 
 
 class RandomSearch(Strategy):
@@ -31,14 +32,18 @@ class RegularizedEvolution(Strategy):
     """
 
     name = "rea"
+    option_names: tuple[str, ...] = ("population", "tournament")
 
     @property
     def population(self) -> int:
-        return int(self.config.options.get("population", 10))
+        return positive_int("population", self.config.options.get("population", 10))
 
     @property
     def tournament(self) -> int:
-        return int(self.config.options.get("tournament", 3))
+        return positive_int("tournament", self.config.options.get("tournament", 3))
+
+    def check_options(self) -> None:
+        _ = self.population, self.tournament
 
     def settings(self) -> dict[str, Any]:
         return {**self.config.options, "population": self.population, "tournament": self.tournament}
@@ -91,10 +96,21 @@ class ProxyWarmupEvolution(RegularizedEvolution):
 
     name = "proxy-warmup"
     uses_proxies = True
+    option_names = (*RegularizedEvolution.option_names, "warmup_sample")
+
+    @property
+    def warmup_sample(self) -> int:
+        return positive_int("warmup_sample", self.config.options.get("warmup_sample", 3000))
+
+    def check_options(self) -> None:
+        super().check_options()
+        _ = self.warmup_sample
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "warmup_sample": self.warmup_sample}
 
     def _initial(self, state: SearchState, rng: np.random.Generator, n: int) -> list[str]:
-        size = int(self.config.options.get("warmup_sample", 3000))
-        return self._unevaluated_sample(state, rng, max(size, n))
+        return self._unevaluated_sample(state, rng, max(self.warmup_sample, n))
 
     def _choose(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int

@@ -9,10 +9,12 @@ Beyond the paper, `proxy_features=True` also gives the GP each proxy (as a quant
 an input with its own ARD lengthscale, so a useful proxy sharpens the surrogate and a useless one
 is learned away.
 
-Options (all in `SearchConfig.options`):
-- `n_init`: evaluations before the GP is used, chosen in passes that each cover every encoding
-  value (operation on an edge) once more; ties go to the equally weighted proxy ranking
-  (ProxyBO) or are random (BO), within a random subset of `init_pool` candidates. Default 5, and
+Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` lists them, and
+`make_strategy` checks every value, so a bad one fails before anything runs):
+- `n_init` (an integer of at least 2): evaluations before the GP is used, chosen in passes
+  that each cover every encoding value (operation on an edge) once more; ties go to the equally
+  weighted proxy ranking (ProxyBO) or are random (BO), within a random subset of `init_pool`
+  candidates. Default 5, and
   10 for `proxybo-features`: on NB201 five picks cover every value once, so the GP does not judge
   an operation by the one random cell it appeared in (a seed that saw `skip_connect` on edge 0->3
   only in a 68% cell never tried it again; measured in benchmarks/README.md).
@@ -48,7 +50,7 @@ Options (all in `SearchConfig.options`):
   `noise_floor=null` turns it off.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
-- `cv_folds` (5), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
+- `cv_folds` (5, at least 2), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
   hyperparameters when this many observations arrived since the last fit (a positive integer;
   default adaptive: every observation up to 30, then every n/15; `refit_every=1` measured level
   with it on both NB201 tables, benchmarks/README.md).
@@ -70,6 +72,7 @@ from optimizer.reliability import (
 )
 from optimizer.state import Evaluation, RoundReliability, SearchState
 from optimizer.strategies.base import ProxyScores, Strategy
+from optimizer.strategies.options import positive_int, unit_number
 from optimizer.surrogate import GPSurrogate
 
 GP = "gp"
@@ -85,27 +88,6 @@ KERNELS: tuple[str, ...] = (*AUTO_KERNELS, "auto")
 
 DEFAULT_KERNEL: Final = "auto"
 """Measured best over both NB201 tables for the default strategy (benchmarks/README.md)."""
-
-
-def _check_positive_int(key: str, value: object, alternative: str = "") -> int:
-    """`value` if it is a positive integer; otherwise a ValueError naming the option `key`
-    (`alternative` says what else the option accepts)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"option {key} must be a positive integer{alternative}, got {value!r}")
-    return value
-
-
-def _check_unit_number(key: str, value: object, *, closed: bool, alternative: str = "") -> float:
-    """`value` as a float if it is a number in [0, 1] (`closed`) or in (0, 1); otherwise a
-    ValueError naming the option `key` (`alternative` says what else the option accepts)."""
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and ((0 <= value <= 1) if closed else (0 < value < 1))
-    ):
-        return float(value)
-    interval = "[0, 1]" if closed else "(0, 1)"
-    raise ValueError(f"option {key} must be a number in {interval}{alternative}, got {value!r}")
 
 
 def pick_kernel(predictions: dict[str, np.ndarray], y: np.ndarray) -> str:
@@ -131,6 +113,21 @@ class BayesianOptimization(Strategy):
     default_global_every: int | None = None
     # The GP's noise floor: measured on both NB201 tables for each GP strategy (benchmarks/README.md)
     default_noise_floor: float | None = 0.1
+    option_names = (
+        "n_init",
+        "design_top",
+        "init_pool",
+        "kernel",
+        "noise_floor",
+        "pool_size",
+        "local_after",
+        "local_top",
+        "global_every",
+        "min_weight",
+        "cv_folds",
+        "n_boot",
+        "refit_every",
+    )
 
     # ----- options ---------------------------------------------------------------------------
     def _opt(self, key: str, default: object) -> object:
@@ -164,7 +161,19 @@ class BayesianOptimization(Strategy):
 
     @property
     def n_init(self) -> int:
-        return max(2, int(self._opt("n_init", self.default_n_init)))  # type: ignore[call-overload]
+        return positive_int("n_init", self._opt("n_init", self.default_n_init), least=2)
+
+    @property
+    def pool_size(self) -> int | None:
+        """The `pool_size` option: candidates per round, or None for every unevaluated
+        architecture of a finite space."""
+        size = self._opt("pool_size", None)
+        return None if size is None else positive_int("pool_size", size, alternative=" or null")
+
+    def check_options(self) -> None:
+        _ = self.n_init, self.design_top, self.init_pool, self.kernel, self.noise_floor
+        _ = self.pool_size, self.local_phase, self.min_weight, self.cv_folds, self.n_boot
+        _ = self.refit_every
 
     def settings(self) -> dict[str, Any]:
         local_after, local_top, global_every = self.local_phase or (None, None, None)
@@ -175,7 +184,7 @@ class BayesianOptimization(Strategy):
             "init_pool": self.init_pool,
             "kernel": self.kernel,
             "noise_floor": self.noise_floor,
-            "pool_size": self._opt("pool_size", None),
+            "pool_size": self.pool_size,
             "local_after": local_after,
             "local_top": local_top,
             "global_every": global_every,
@@ -199,10 +208,10 @@ class BayesianOptimization(Strategy):
         option = self._opt("local_after", self.default_local_after)
         if option is None:
             return None
-        after = _check_positive_int("local_after", option)
-        top_k = _check_positive_int("local_top", self._opt("local_top", self.default_local_top))
+        after = positive_int("local_after", option)
+        top_k = positive_int("local_top", self._opt("local_top", self.default_local_top))
         option = self._opt("global_every", self.default_global_every)
-        every = None if option is None else _check_positive_int("global_every", option)
+        every = None if option is None else positive_int("global_every", option)
         return after, top_k, every
 
     def _local_candidates(self, state: SearchState) -> list[str]:
@@ -224,14 +233,14 @@ class BayesianOptimization(Strategy):
         local = self._local_candidates(state)
         if local:
             return local
-        size = self._opt("pool_size", None)
+        size = self.pool_size
         rng = state.rng()
         finite = self.space.finite_pool()
         if size is None and finite is not None:
             busy = state.busy_archs
             out = [a for a in finite if a not in busy]
         else:
-            n = int(size) if size is not None else 1000  # type: ignore[call-overload]
+            n = size if size is not None else 1000
             out = self._unevaluated_sample(state, rng, n - n // 2)
             seen = set(out) | state.busy_archs
             top = self._best_observed(state, 10)
@@ -350,7 +359,7 @@ class BayesianOptimization(Strategy):
         """The `refit_every` option: observations between hyperparameter fits, or None for the
         adaptive schedule."""
         every = self._opt("refit_every", None)
-        return None if every is None else _check_positive_int("refit_every", every, " or null")
+        return None if every is None else positive_int("refit_every", every, alternative=" or null")
 
     @property
     def noise_floor(self) -> float | None:
@@ -359,23 +368,23 @@ class BayesianOptimization(Strategy):
         value = self._opt("noise_floor", self.default_noise_floor)
         if value is None:
             return None
-        return _check_unit_number("noise_floor", value, closed=False, alternative=" or null")
+        return unit_number("noise_floor", value, closed=False, alternative=" or null")
 
     @property
     def cv_folds(self) -> int:
-        return int(self._opt("cv_folds", 5))  # type: ignore[call-overload]
+        return positive_int("cv_folds", self._opt("cv_folds", 5), least=2)
 
     @property
     def n_boot(self) -> int:
-        return int(self._opt("n_boot", 200))  # type: ignore[call-overload]
+        return positive_int("n_boot", self._opt("n_boot", 200))
 
     @property
     def init_pool(self) -> int:
-        return int(self._opt("init_pool", 500))  # type: ignore[call-overload]
+        return positive_int("init_pool", self._opt("init_pool", 500))
 
     @property
     def min_weight(self) -> float:
-        return float(self._opt("min_weight", 0.0))  # type: ignore[arg-type]
+        return unit_number("min_weight", self._opt("min_weight", 0.0), closed=True)
 
     def _measure_reliability(
         self, state: SearchState, gp: GPSurrogate, y: np.ndarray, oos: np.ndarray | None = None
@@ -469,7 +478,7 @@ class BayesianOptimization(Strategy):
     def design_top(self) -> float:
         """The `design_top` option: the fraction of the design's subset, by proxy rank, that may
         add coverage after the first pass."""
-        return _check_unit_number(
+        return unit_number(
             "design_top", self._opt("design_top", self.default_design_top), closed=True
         )
 

@@ -90,6 +90,30 @@ def test_benchmark_refuses_bad_arguments(table_csv: Path, tmp_path: Path) -> Non
     assert r.exit_code == 2 and "missing.csv" in r.output
 
 
+@pytest.mark.parametrize(
+    ("methods", "message"),
+    [
+        # a typo in an option name is not ignored: it names the strategy's options
+        ("rea,proxybo:local_afer=30", "unknown option 'local_afer'; its options: n_init,"),
+        ("rea,random:n_init=5", "random takes no options"),
+        ("rea,rea:population=5;tournament=2;pool_size=9", "unknown option 'pool_size'"),
+        # a bad value fails before any run starts, naming the option
+        ("rea,proxybo:n_init=x", "option n_init must be an integer of at least 2, got 'x'"),
+        ("rea,bo:kernel=rbf", "option kernel must be one of ard, hamming, auto"),
+        ("rea,rea:tournament=0", "option tournament must be a positive integer"),
+        ("rea,bo,bo", "method 'bo' listed more than once"),
+    ],
+)
+def test_benchmark_refuses_bad_options_before_running(
+    table_csv: Path, tmp_path: Path, methods: str, message: str
+) -> None:
+    out = tmp_path / "out"
+    args = ["benchmark", "--table", str(table_csv), "--methods", methods, "--proxies", "good"]
+    r = CliRunner().invoke(app, [*args, "--seeds", "1", "--budget", "5", "--out", str(out)])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not out.exists()
+
+
 def test_evals_to_target_interval_resamples_seeds() -> None:
     # Identical seeds: every resample is the same curve, so the interval is one point.
     same = np.tile(np.arange(10.0), (30, 1))

@@ -452,27 +452,61 @@ def test_the_default_strategy_has_the_local_phase_from_30_evaluations(
             ("noise_floor", v, r"noise_floor must be a number in \(0, 1\) or null")
             for v in [0, 1, -0.5, "0.2", True]
         ),
+        *(("n_init", v, "n_init must be an integer of at least 2") for v in [1, 0, 2.5, "x"]),
+        *(("pool_size", v, "pool_size must be a positive integer or null") for v in [0, "64"]),
+        *(("cv_folds", v, "cv_folds must be an integer of at least 2") for v in [1, 5.0]),
+        ("init_pool", 0, "init_pool must be a positive integer"),
+        ("n_boot", -1, "n_boot must be a positive integer"),
+        *(("min_weight", v, r"min_weight must be a number in \[0, 1\]") for v in [-0.1, 2, "0"]),
+        ("kernel", "rbf", "kernel must be one of ard, hamming, auto"),
+        ("local_top", 0, "local_top must be a positive integer"),
     ],
 )
-def test_gp_options_are_checked_before_anything_is_stored(
+def test_bad_option_values_fail_when_the_strategy_is_made(
     small_table: Table, name: str, key: str, bad: object, message: str
+) -> None:
+    """Before any round runs or anything is stored, whichever the option."""
+    space = TabularSpace.from_table(small_table)
+    proxies = ("good",) if STRATEGIES[name].uses_proxies else ()
+    options = {key: bad, **({"local_after": 30} if key == "local_top" else {})}
+    config = SearchConfig(
+        strategy=name, space="tabular", proxies=proxies, budget=6, options=options
+    )
+    with pytest.raises(ValueError, match=message):
+        make_strategy(space, config)
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "bad"),
+    [
+        ("rea", "population", 0),
+        ("rea", "tournament", "3"),
+        ("proxy-warmup", "population", -1),
+        ("proxy-warmup", "warmup_sample", 0),
+    ],
+)
+def test_bad_evolution_options_fail_when_the_strategy_is_made(
+    small_table: Table, name: str, key: str, bad: object
 ) -> None:
     space = TabularSpace.from_table(small_table)
     proxies = ("good",) if STRATEGIES[name].uses_proxies else ()
     config = SearchConfig(
         strategy=name, space="tabular", proxies=proxies, budget=6, options={key: bad}
     )
-    strat = make_strategy(space, config)
-    state = strat.new_state()
-    before = json.dumps(state.to_json())
+    with pytest.raises(ValueError, match=f"option {key} must be a positive integer"):
+        make_strategy(space, config)
 
-    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
-        idx = [space.index(a) for a in archs]
-        return {p: small_table.column(f"zc_{p}")[idx] for p in proxies}
 
-    with pytest.raises(ValueError, match=message):
-        strat.ask(state, 1, score)
-    assert json.dumps(state.to_json()) == before
+def test_every_option_a_strategy_reads_is_declared() -> None:
+    """What `settings()` reports, defaults filled in, is what the strategy declares it reads
+    (the benchmark rejects any other key a user types)."""
+    space = NB201Space()
+    for name, cls in STRATEGIES.items():
+        proxies = ("synflow",) if cls.uses_proxies else ()
+        strat = make_strategy(space, SearchConfig(strategy=name, space="nb201", proxies=proxies))
+        assert set(strat.settings()) - {"proxy_fusion", "proxy_features"} == set(
+            cls.option_names
+        ), name
 
 
 @pytest.mark.parametrize(
