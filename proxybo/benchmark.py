@@ -26,6 +26,9 @@ from optimizer.strategies import STRATEGIES, Strategy, make_strategy
 OPTUNA_METHODS = ("optuna-tpe", "optuna-gp")
 METHODS = (*STRATEGIES, *OPTUNA_METHODS)
 OBJECTIVE = "val_acc"
+METRIC_COLUMNS = (OBJECTIVE, "test_acc", "train_time_s")
+"""Columns every row of the pool needs: the objective, the accuracy reported for each run's
+best, and the training time that prices an evaluation in GPU hours."""
 
 
 @dataclass
@@ -408,6 +411,14 @@ def run_benchmark(
     if reference_budget < 1 or budget < 1 or seeds < 1:
         raise ValueError("--budget, --reference-budget and --seeds must be positive")
     table = load_table(table_path).with_proxies(proxies)  # validates the path and the proxies
+    for name in METRIC_COLUMNS:
+        empty = np.flatnonzero(~np.isfinite(table.column(name)))
+        if empty.size:
+            raise ValueError(
+                f"{table_path}: column {name!r} is empty or not finite in {empty.size} of the "
+                f"rows with every proxy (the first: arch {table.archs[int(empty[0])]!r}); fill "
+                "them in or remove those rows"
+            )
     if len(table.archs) < max(budget, reference_budget):
         raise ValueError(
             f"the table has {len(table.archs)} rows with every proxy, fewer than the budget"

@@ -34,7 +34,11 @@ def version() -> None:
 
 @app.command()
 def benchmark(
-    table: str = typer.Option(..., help="CSV table: column arch, val_acc, test_acc, zc_<proxy>."),
+    table: str = typer.Option(
+        ...,
+        help="CSV table, a row per architecture: columns arch, val_acc, test_acc, train_time_s "
+        "and zc_<proxy> (and encoding where arch is not an NB201 string).",
+    ),
     methods: str = typer.Option(
         "proxybo,bo,rea,random,proxy-warmup", help="Comma-separated methods; rea is required."
     ),

@@ -24,12 +24,15 @@ class Table:
     """Rows of a tabular benchmark.
 
     `codes` is `n x p` integer categorical choices; `columns` maps every other numeric column to
-    an `n` float array (NaN where empty).
+    an `n` float array (NaN where empty); `text_columns` maps each column that is not numeric to
+    its first value that is not a number (where, and what), so asking for it says why it is not
+    there.
     """
 
     archs: tuple[str, ...]
     codes: np.ndarray
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    text_columns: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.archs) != self.codes.shape[0]:
@@ -38,9 +41,14 @@ class Table:
             raise ValueError("table: column 'arch' has duplicate ids")
 
     def column(self, name: str) -> np.ndarray:
+        """The numeric column `name`, `n`; a ValueError if it is missing or holds text."""
+        if name in self.text_columns:
+            raise ValueError(
+                f"table column {name!r} must hold numbers, but {self.text_columns[name]}"
+            )
         if name not in self.columns:
-            raise KeyError(
-                f"table has no column {name!r}; available: {', '.join(sorted(self.columns))}"
+            raise ValueError(
+                f"table has no column {name!r}; numeric columns: {', '.join(sorted(self.columns))}"
             )
         return self.columns[name]
 
@@ -51,6 +59,7 @@ class Table:
             archs=tuple(self.archs[i] for i in idx),
             codes=self.codes[idx],
             columns={k: v[idx] for k, v in self.columns.items()},
+            text_columns=dict(self.text_columns),
         )
 
     def with_proxies(self, proxies: Sequence[str]) -> Table:
@@ -105,6 +114,7 @@ def load_table(path: str | Path) -> Table:
             f"{path}: every encoding must have the same length, found {sorted(widths)}"
         )
     columns: dict[str, np.ndarray] = {}
+    text: dict[str, str] = {}
     for name in fieldnames:
         if name in ("arch", "encoding"):
             continue
@@ -113,11 +123,17 @@ def load_table(path: str | Path) -> Table:
             try:
                 values[i] = _parse_float(r[name])
             except ValueError:
-                values = np.array([])  # a non-numeric column: skip it entirely
+                # A text column (a name, a note) is no metric: kept out, with where it is text.
+                text[name] = f"{path}:{i + 2} has {r[name]!r}"
                 break
-        if values.size:
+        else:
             columns[name] = values
-    return Table(archs=tuple(archs), codes=np.asarray(codes_list, dtype=np.int64), columns=columns)
+    return Table(
+        archs=tuple(archs),
+        codes=np.asarray(codes_list, dtype=np.int64),
+        columns=columns,
+        text_columns=text,
+    )
 
 
 class TabularSpace:

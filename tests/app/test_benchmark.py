@@ -91,6 +91,31 @@ def test_benchmark_refuses_bad_arguments(table_csv: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
+    ("drop", "blank", "message"),
+    [
+        ("train_time_s", None, "no column 'train_time_s'; numeric columns:"),
+        (None, "test_acc", "column 'test_acc' is empty or not finite in 1 of the rows"),
+    ],
+)
+def test_benchmark_refuses_a_table_without_its_metrics_before_running(
+    table_csv: Path, tmp_path: Path, drop: str | None, blank: str | None, message: str
+) -> None:
+    rows = list(csv.DictReader(table_csv.open()))
+    path = tmp_path / "t.csv"
+    with path.open("w", newline="") as fh:
+        cols = [c for c in rows[0] if c != drop]
+        w = csv.DictWriter(fh, cols, extrasaction="ignore")
+        w.writeheader()
+        for i, row in enumerate(rows):
+            w.writerow({**row, **({blank: ""} if blank and i == 5 else {})})
+    out = tmp_path / "out"
+    args = ["benchmark", "--table", str(path), "--methods", "rea,bo", "--proxies", "good"]
+    r = CliRunner().invoke(app, [*args, "--seeds", "1", "--budget", "5", "--out", str(out)])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
     ("methods", "message"),
     [
         # a typo in an option name is not ignored: it names the strategy's options

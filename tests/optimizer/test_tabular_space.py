@@ -51,7 +51,18 @@ def test_bad_tables_are_rejected_with_a_clear_message(
         load_table(_write(tmp_path / "t.csv", text))
 
 
-def test_unknown_column_lists_the_available_ones(tmp_path: Path) -> None:
+def test_unknown_column_lists_the_numeric_ones(tmp_path: Path) -> None:
     table = load_table(_write(tmp_path / "t.csv", "arch,encoding,val_acc\na,0,1\n"))
-    with pytest.raises(KeyError, match="available: val_acc"):
+    with pytest.raises(ValueError, match="no column 'zc_synflow'; numeric columns: val_acc"):
         table.column("zc_synflow")
+
+
+def test_a_column_with_text_is_no_metric_and_says_where_the_text_is(tmp_path: Path) -> None:
+    path = _write(tmp_path / "t.csv", "arch,encoding,val_acc,note\na,0,1,x\nb,1,n/a,y\n")
+    table = load_table(path)
+    assert set(table.columns) == set()  # neither is numeric
+    with pytest.raises(ValueError, match=r"'val_acc' must hold numbers, but .*t.csv:3 has 'n/a'"):
+        table.column("val_acc")
+    # a text column stays out of a subset too, with the same message
+    with pytest.raises(ValueError, match="'note' must hold numbers"):
+        table.subset(np.array([True, False])).column("note")
