@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -73,6 +74,38 @@ def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path)
     assert (out / "weights_proxybo_seed0.png").exists()
     runs = json.loads((out / "runs.json").read_text())
     assert {r["method"] for r in runs} >= {"proxybo", "rea"}
+
+
+def test_every_method_runs_on_a_space_that_is_not_nb201(tmp_path: Path) -> None:
+    """Ids that are not NB201 strings, and positions with 2 to 5 choices: the space comes from
+    the `encoding` column alone, for our strategies (the local phase included) and Optuna's."""
+    rng = np.random.default_rng(0)
+    cards = (3, 4, 2, 5, 3)
+    path = tmp_path / "other.csv"
+    values = {}
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["arch", "encoding", "val_acc", "test_acc", "train_time_s", "zc_good"])
+        for i, code in enumerate(itertools.product(*(range(c) for c in cards))):
+            y = 70 + float(np.dot(code, [0.5, 0.8, -0.3, 0.4, 0.2])) + 0.3 * rng.normal()
+            values[f"net-{i}"] = round(y, 6)
+            w.writerow([f"net-{i}", " ".join(map(str, code)), f"{y:.6f}", y, 50, y + rng.normal()])
+    methods = "proxybo-features:local_after=8,proxybo,bo,rea,random,proxy-warmup,optuna-tpe"
+    out = tmp_path / "out"
+    args = ["benchmark", "--table", str(path), "--methods", methods, "--proxies", "good"]
+    r = CliRunner().invoke(
+        app,
+        [*args, "--seeds", "2", "--budget", "14", "--reference-budget", "20", "--out", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    runs = json.loads((out / "runs.json").read_text())
+    assert {x["method"] for x in runs} == set(methods.split(","))
+    table_values = set(values.values())
+    for run in runs:
+        assert len(run["best_so_far"]) == (20 if run["method"] == "rea" else 14)
+        assert {round(v, 6) for v in run["best_so_far"]} <= table_values  # rows of the table
+    weights = [x["weights"] for x in runs if x["method"].startswith("proxybo")]
+    assert all(w and set(w[-1]["weights"]) == {"gp", "good"} for w in weights)
 
 
 def test_benchmark_refuses_bad_arguments(table_csv: Path, tmp_path: Path) -> None:
