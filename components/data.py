@@ -335,7 +335,13 @@ def load_idx_folder(
     """
     path = pathlib.Path(folder)
     if not path.is_dir():
-        raise DatasetError(f"{path} is not a folder of IDX files")
+        hint = (
+            " (Fashion-MNIST's place once the Debian package `dataset-fashion-mnist` is "
+            "installed; install it, or use the dataset 'digits', which ships with scikit-learn)"
+            if path == DEFAULT_FASHION_MNIST_DIR
+            else ""
+        )
+        raise DatasetError(f"{path} is not a folder of IDX files{hint}")
     x_tr = _read_idx(_find_idx(path, "train", "images"))
     y_tr = _read_idx(_find_idx(path, "train", "labels"))
     x_te = _read_idx(_find_idx(path, "t10k", "images"))

@@ -354,6 +354,12 @@ class LocalStateStore(_ConditionalStore):
                 f"cannot use {self.folder} as a state folder while {action} it: {exc}; give a "
                 "path to a folder (or to one that can be created)"
             ) from exc
+        except OSError as exc:  # a read-only or full file system, a folder that cannot be made
+            raise StateStoreConfigError(
+                f"cannot use {self.folder} as a state folder while {action} {self.path}: "
+                f"{exc.strerror or exc}; give a folder on a writable file system (or one that "
+                "can be created there)"
+            ) from exc
 
     def _read(self) -> tuple[bytes, str] | None:
         self._check_folder()

@@ -67,7 +67,7 @@ def benchmark(
             workers=workers or None,
             proxy_seconds=proxy_seconds,
         )
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, OSError) as exc:  # OSError: the table or --out unusable
         raise fail(str(exc), 2) from None
     typer.echo(f"target (rea mean best at {reference_budget}): {summary['target']:.4f}")
     for name, m in summary["methods"].items():

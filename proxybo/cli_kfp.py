@@ -128,6 +128,8 @@ def compile_cmd(
         path = compile_pipeline(out or _default_package(), options)
     except ValueError as exc:
         raise _fail(exc) from None
+    except OSError as exc:  # e.g. a file where a folder of the path should be, a read-only disk
+        raise fail(f"cannot write the package to {out or _default_package()}: {exc}", 2) from None
     typer.echo(f"wrote {path} ({options.rounds} rounds, batch {options.batch_size})")
 
 

@@ -19,7 +19,7 @@ app = typer.Typer(
 # Options shared by check and bench.
 DeviceOpt = typer.Option("", help="torch device (default: cuda if available, else cpu).")
 ThreadsOpt = typer.Option(
-    0, help="CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)."
+    0, min=0, help="CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)."
 )
 
 
@@ -31,21 +31,37 @@ def _setup(threads: int) -> None:
 
 
 def _device(name: str | None) -> Any:
+    """`name` as a torch device (None: cuda if available, else cpu); a device this machine does
+    not have is a BadParameter, not a failure in the middle of the scoring."""
     import torch
 
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise typer.BadParameter(
+            f"{name!r} is no torch device: {exc}", param_hint="--device"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise typer.BadParameter(
+            f"{name!r}: torch sees no CUDA device here; leave it out to use the CPU",
+            param_hint="--device",
+        )
+    return device
 
 
 def _proxy_batch(dataset: str, n: int, seed: int, device: Any) -> tuple[Any, str]:
     """A `n x 3 x 32 x 32` batch of `dataset` (resized, channels repeated) and its label."""
     import torch
 
-    from components.data import load_dataset
+    from components.data import DatasetError, load_dataset
     from optimizer.proxies import Batch
 
-    data = load_dataset(dataset, seed=seed, limit=5000 if dataset != "digits" else None)
+    try:
+        data = load_dataset(dataset, seed=seed, limit=5000 if dataset != "digits" else None)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     data = data.resized(32, channels=3 if data.input_shape[0] == 1 else None)
     if data.input_shape != (3, 32, 32):
         raise typer.BadParameter(
@@ -59,14 +75,16 @@ def _proxy_batch(dataset: str, n: int, seed: int, device: Any) -> tuple[Any, str
 
 @app.command("check")
 def check(
-    table: pathlib.Path = typer.Option(..., help="NB201 table CSV with zc_* columns."),
-    n: int = typer.Option(300, help="Random architectures (with proxies) to score."),
+    table: pathlib.Path = typer.Option(
+        ..., exists=True, dir_okay=False, help="NB201 table CSV with zc_* columns."
+    ),
+    n: int = typer.Option(300, min=1, help="Random architectures (with proxies) to score."),
     dataset: str = typer.Option(
         "fashion-mnist", help="Batch source for data-dependent proxies: digits|fashion-mnist|PATH."
     ),
     out: pathlib.Path = typer.Option(..., help="JSON report to write."),
     proxies: str = typer.Option("", help="Comma-separated proxies (default: all in both)."),
-    batch_size: int = typer.Option(64, help="Mini-batch size (NAS-Bench-Suite-Zero: 64)."),
+    batch_size: int = typer.Option(64, min=2, help="Mini-batch size (NAS-Bench-Suite-Zero: 64)."),
     seed: int = typer.Option(0, help="Seed of the sample, the batch and the networks."),
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
@@ -156,9 +174,9 @@ def check(
 @app.command("bench")
 def bench(
     proxies: str = typer.Option("jacov,synflow,snip", help="Comma-separated proxies."),
-    n: int = typer.Option(20, help="Random NB201 architectures to time."),
+    n: int = typer.Option(20, min=1, help="Random NB201 architectures to time."),
     out: pathlib.Path = typer.Option(..., help="JSON report to write."),
-    batch_size: int = typer.Option(64, help="Mini-batch size."),
+    batch_size: int = typer.Option(64, min=2, help="Mini-batch size."),
     seed: int = typer.Option(0, help="Seed of the architectures and the batch."),
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
@@ -167,10 +185,17 @@ def bench(
     import numpy as np
     import torch
 
+    from optimizer.proxies import available_proxies
     from optimizer.proxies.scoring import time_scoring
 
     _setup(threads)
     names = [p for p in proxies.split(",") if p]
+    unknown = [p for p in names if p not in available_proxies()]
+    if unknown or not names:
+        what = f"unknown proxy {', '.join(map(repr, unknown))}" if unknown else "no proxy given"
+        raise typer.BadParameter(
+            f"{what}; choose from {', '.join(available_proxies())}", param_hint="--proxies"
+        )
     dev = _device(device or None)
     times = time_scoring(names, n, batch_size=batch_size, seed=seed, device=dev)
     report = {

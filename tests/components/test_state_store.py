@@ -343,6 +343,15 @@ def test_a_file_where_the_folder_should_be_is_a_config_error(tmp_path: Path) -> 
     assert (tmp_path / "taken").read_text() == "x"
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux procfs")
+def test_a_folder_that_cannot_be_made_is_a_config_error_not_a_traceback() -> None:
+    # procfs refuses new folders (ENOENT from mkdir, as a read-only file system gives EROFS)
+    store = open_store("/proc/proxybo-state-test")
+    assert store.load() is None
+    with pytest.raises(StateStoreConfigError, match="cannot use /proc/proxybo-state-test as a"):
+        store.create(_doc())
+
+
 def test_local_writes_leave_only_the_state_and_its_lock(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "search"))
     store.create(_doc())

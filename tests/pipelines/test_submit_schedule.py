@@ -306,3 +306,6 @@ def test_compile_writes_a_package_with_the_requested_rounds(tmp_path: Path) -> N
     assert (res["resourceType"], res["resourceCount"]) == ("nvidia.com/gpu", "2")
     code, out = run("compile", "--out", str(out_path), "--node-selector", "gpu")
     assert code == 2 and "KEY=VALUE" in out
+    # a place no file can be written: a message, not a traceback
+    code, out = run("compile", "--out", str(out_path / "p.yaml"))
+    assert code == 2 and f"cannot write the package to {out_path / 'p.yaml'}" in out, out
