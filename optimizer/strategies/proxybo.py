@@ -420,8 +420,8 @@ class BayesianOptimization(Strategy):
     def _choose(
         self, state: SearchState, pool: Sequence[str], scores: ProxyScores, q: int
     ) -> list[int]:
-        # Checked before anything is stored, not at the first refit.
-        _ = self.refit_every, self.noise_floor
+        # Checked before anything is stored, also for a strategy made without `make_strategy`.
+        self.check_options()
         self._ensure_reference(state, scores)
         rng = state.rng()
         try:

@@ -476,6 +476,25 @@ def test_bad_option_values_fail_when_the_strategy_is_made(
         make_strategy(space, config)
 
 
+def test_a_strategy_made_directly_checks_its_options_before_storing_anything(
+    small_table: Table,
+) -> None:
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(
+        strategy="proxybo", space="tabular", proxies=("good",), budget=6, options={"n_boot": 0}
+    )
+    strat = STRATEGIES["proxybo"](space, config)  # not through make_strategy
+    state = strat.new_state()
+    before = json.dumps(state.to_json())
+
+    def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
+        return {"good": small_table.column("zc_good")[[space.index(a) for a in archs]]}
+
+    with pytest.raises(ValueError, match="option n_boot must be a positive integer"):
+        strat.ask(state, 1, score)
+    assert json.dumps(state.to_json()) == before
+
+
 @pytest.mark.parametrize(
     ("name", "key", "bad"),
     [
