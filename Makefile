@@ -43,10 +43,11 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Quick search-quality benchmark on the NAS-Bench-201 tables (path overridable).
+# Quick search-quality benchmark on the NAS-Bench-201 tables (path overridable): the default
+# strategy, faithful ProxyBO, plain BO, REA (the reference) and random search.
 TABLE ?= ../shared/data/nb201/cifar10.csv
 benchmark: $(STAMP)
-	$(BIN)/proxybo benchmark --table $(TABLE) --methods proxybo,bo,rea,random \
+	$(BIN)/proxybo benchmark --table $(TABLE) --methods proxybo-features,proxybo,bo,rea,random \
 		--seeds 10 --budget 150 --reference-budget 300 --out benchmarks/results/quick
 
 # A real local search (digits, MLflow in ./mlruns.db, state in ./proxybo-state/); resumable.

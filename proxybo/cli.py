@@ -40,7 +40,9 @@ def benchmark(
         "and zc_<proxy> (and encoding where arch is not an NB201 string).",
     ),
     methods: str = typer.Option(
-        "proxybo,bo,rea,random,proxy-warmup", help="Comma-separated methods; rea is required."
+        "proxybo-features,proxybo,bo,rea,random,proxy-warmup",
+        help="Comma-separated methods, each NAME or NAME:key=value;key=value (options); rea is "
+        "required. proxybo-features is the default strategy, proxybo the published fusion.",
     ),
     proxies: str = typer.Option("jacov,synflow,snip", help="Comma-separated proxy names."),
     seeds: int = typer.Option(10, min=1, help="Seeds per method."),
