@@ -48,6 +48,11 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   0.2 gives the default 60 on ImageNet16-120 but 73 on CIFAR-10 (seeds 0-29; its best cell is
   0.04 points above the next), 0.05 gives 66 on ImageNet16-120 (seeds 0-29).
   `noise_floor=null` turns it off.
+- `fusion` (ProxyBO and `proxybo-features`; true): false ranks the candidates by the GP's
+  expected improvement alone, an ablation. The design still breaks its ties by the proxies, the
+  default's GP still takes them as inputs, and reliability and weights are still measured and
+  reported. Measured for the default in benchmarks/README.md: level on ImageNet16-120, 27
+  evaluations more on CIFAR-10 over 60 seeds.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5, at least 2), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -113,7 +118,7 @@ class BayesianOptimization(Strategy):
     default_global_every: int | None = None
     # The GP's noise floor: measured on both NB201 tables for each GP strategy (benchmarks/README.md)
     default_noise_floor: float | None = 0.1
-    option_names = (
+    option_names: tuple[str, ...] = (
         "n_init",
         "design_top",
         "init_pool",
@@ -170,10 +175,21 @@ class BayesianOptimization(Strategy):
         size = self._opt("pool_size", None)
         return None if size is None else positive_int("pool_size", size, alternative=" or null")
 
+    @property
+    def fuses_acquisition(self) -> bool:
+        """Whether the acquisition fuses the EI ranking with the proxies' rankings: ProxyBO's
+        rule, unless its option `fusion` is false."""
+        if not self.fusion:
+            return False
+        value = self._opt("fusion", True)
+        if not isinstance(value, bool):
+            raise ValueError(f"option fusion must be true or false, got {value!r}")
+        return value
+
     def check_options(self) -> None:
         _ = self.n_init, self.design_top, self.init_pool, self.kernel, self.noise_floor
         _ = self.pool_size, self.local_phase, self.min_weight, self.cv_folds, self.n_boot
-        _ = self.refit_every
+        _ = self.refit_every, self.fuses_acquisition
 
     def settings(self) -> dict[str, Any]:
         local_after, local_top, global_every = self.local_phase or (None, None, None)
@@ -192,7 +208,7 @@ class BayesianOptimization(Strategy):
             "cv_folds": self.cv_folds,
             "n_boot": self.n_boot,
             "refit_every": self.refit_every,
-            "proxy_fusion": self.fusion,
+            "proxy_fusion": self.fuses_acquisition,
             "proxy_features": self.proxy_features,
         }
 
@@ -529,13 +545,13 @@ class BayesianOptimization(Strategy):
             weights = {k: w for k, w in weights.items() if w >= floor}
         proxy_ranks = (
             {p: descending_ranks(np.asarray(scores[p])) for p in self.config.proxies if p in scores}
-            if self.fusion
+            if self.fuses_acquisition
             else {}
         )
         chosen: list[int] = []
         for _ in range(q):
             lei = gp.log_expected_improvement(xpool)
-            if self.fusion and proxy_ranks:
+            if proxy_ranks:
                 fused = fuse_ranks({GP: descending_ranks(lei), **proxy_ranks}, weights)
             else:
                 fused = -lei
@@ -556,6 +572,7 @@ class ProxyBO(BayesianOptimization):
     name = "proxybo"
     uses_proxies = True
     fusion = True
+    option_names = (*BayesianOptimization.option_names, "fusion")
 
 
 class ProxyBOFeatures(ProxyBO):

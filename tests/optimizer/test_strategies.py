@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -523,9 +524,9 @@ def test_every_option_a_strategy_reads_is_declared() -> None:
     for name, cls in STRATEGIES.items():
         proxies = ("synflow",) if cls.uses_proxies else ()
         strat = make_strategy(space, SearchConfig(strategy=name, space="nb201", proxies=proxies))
-        assert set(strat.settings()) - {"proxy_fusion", "proxy_features"} == set(
-            cls.option_names
-        ), name
+        # ProxyBO's option `fusion` is reported, for every GP strategy, as proxy_fusion
+        reported = set(strat.settings()) - {"proxy_fusion", "proxy_features"}
+        assert reported == set(cls.option_names) - {"fusion"}, name
 
 
 @pytest.mark.parametrize(
@@ -569,6 +570,38 @@ def test_posterior_is_what_the_next_ask_ranks_by(small_table: Table, name: str) 
     # plain BO's next choice is the architecture of highest expected improvement
     if name == "bo":
         assert strat._choose(state, pool, scores, 1) == [int(np.argmax(log_ei))]
+
+
+@pytest.mark.parametrize("name", ["proxybo", "proxybo-features"])
+def test_without_fusion_proxybo_picks_by_expected_improvement_alone(
+    small_table: Table, name: str
+) -> None:
+    """The ablation `fusion=false`: the choice is the EI argmax, while the weights are still
+    measured; with the fusion (the default) a proxy that the weights trust moves the choice."""
+    options = {"fusion": False, "local_after": None}
+    strat, state = _run(small_table, name, budget=12, proxies=("noise",), options=options)
+    assert isinstance(strat, BayesianOptimization)
+    assert strat.settings()["proxy_fusion"] is False
+    assert state.reliability and "noise" in state.reliability[-1].weights
+    space = TabularSpace.from_table(small_table)
+    pool = [a for a in space.archs if a not in state.busy_archs]
+    scores = {"noise": small_table.column("zc_noise")[[space.index(a) for a in pool]]}
+    log_ei = strat.posterior(state, pool, scores)[2]
+    assert strat._choose(state, pool, scores, 1) == [int(np.argmax(log_ei))]
+    # the same state under the published fusion, with the weights all on the proxy
+    fused = make_strategy(space, replace(strat.config, options={"local_after": None}))
+    assert isinstance(fused, BayesianOptimization) and fused.settings()["proxy_fusion"] is True
+    state.reliability[-1] = replace(state.reliability[-1], weights={"gp": 0.0, "noise": 1.0})
+    assert fused._choose(state, pool, scores, 1) == [int(np.argmax(scores["noise"]))]
+
+
+def test_fusion_is_a_boolean(small_table: Table) -> None:
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(
+        strategy="proxybo", space="tabular", proxies=("good",), options={"fusion": "no"}
+    )
+    with pytest.raises(ValueError, match="option fusion must be true or false, got 'no'"):
+        make_strategy(space, config)
 
 
 def test_posterior_before_the_first_fit_says_so(small_table: Table) -> None:
