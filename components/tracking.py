@@ -902,6 +902,9 @@ def champion_info(
 
         uri = resolve_tracking_uri(tracking_uri)
         check_reachable(uri)
+        sqlite = uri[len("sqlite:///") :] if uri.startswith("sqlite:///") else ""
+        if sqlite and sqlite != ":memory:" and not Path(sqlite).exists():
+            return None  # nothing was ever registered there; MLflow would create the file
         client = MlflowClient(uri, uri)
     try:
         version = client.get_model_version_by_alias(name, CHAMPION_ALIAS)

@@ -104,6 +104,11 @@ def test_best_and_status_without_a_search(workdir: Path, mlflow_server: MlflowSe
         ],
     )
     assert result.exit_code == 1 and "has no champion yet" in result.output
+    # a SQLite store that does not exist is not created by asking it
+    uri = f"sqlite:///{workdir / 'never.db'}"
+    result = runner.invoke(app, ["best", "--tracking-uri", uri])
+    assert result.exit_code == 1 and "has no champion yet" in result.output
+    assert not (workdir / "never.db").exists()
     result = runner.invoke(app, ["status", "--state", str(workdir / "none")])
     assert result.exit_code == 1 and "no search state" in result.output
 
