@@ -512,8 +512,7 @@ class MLflowTracker:
             *(Param(k, v) for k, v in _flatten("config", dict(spec.config))),
             *(Param(k, v) for k, v in _flatten("settings", dict(spec.settings))),
         ]
-        for chunk in _chunks(params, _BATCH_PARAMS):
-            self.client.log_batch(self.parent_run_id, params=chunk)
+        self._log_params_once(self.parent_run_id, params)
         self.client.log_dict(
             self.parent_run_id,
             json.loads(json.dumps(dict(spec.config), default=str)),
@@ -550,10 +549,35 @@ class MLflowTracker:
             for k, v in _flatten("settings", dict(spec.settings))
             if k not in run.data.params
         ]
-        for chunk in _chunks(new, _BATCH_PARAMS):
-            self.client.log_batch(self.parent_run_id, params=chunk)
+        self._log_params_once(self.parent_run_id, new)
         _log.info("resuming parent run %s of search %s", self.parent_run_id, spec.search_id)
         return self.parent_run_id
+
+    def _log_params_once(self, run_id: str, params: Sequence[Any], attempts: int = 5) -> None:
+        """Log `params` (MLflow `Param`s) on `run_id`, where parallel steps of one round may log
+        the same keys at the same moment: the parent's creator its params while another step,
+        resuming, adds the settings it found missing. The store then refuses one insert (a
+        unique key); what another step logged with the same value counts as logged, another
+        value is an error."""
+        from mlflow.exceptions import MlflowException
+
+        pending = list(params)
+        for attempt in range(attempts):
+            try:
+                for chunk in _chunks(pending, _BATCH_PARAMS):
+                    self.client.log_batch(run_id, params=chunk)
+                return
+            except MlflowException:
+                if attempt == attempts - 1:
+                    raise
+                logged = self.client.get_run(run_id).data.params
+                clash = [p.key for p in pending if p.key in logged and logged[p.key] != p.value]
+                if clash:
+                    raise
+                pending = [p for p in pending if p.key not in logged]
+                if not pending:
+                    return
+                time.sleep(0.1 * (attempt + 1))
 
     def end_search(self, status: str = "FINISHED") -> None:
         """Mark the parent run terminated with `status`."""

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from components.tracking import (
     ArchitectureRecord,
@@ -160,6 +161,37 @@ def test_parent_run_records_the_search_and_is_found_again_on_resume(
         MLflowTracker(server_tracker.tracking_uri).start_search(
             spec(server_tracker.search_id, lr=0.5)
         )
+
+
+def test_params_another_step_logged_at_the_same_moment_count_as_logged(
+    server_tracker: MLflowTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two steps that both found a key missing both insert it; the store refuses the later
+    # insert (a unique key). Here the other step's insert lands just before this step's batch.
+    from mlflow.entities import Param
+
+    run_id = server_tracker.parent_run_id
+    assert run_id is not None
+    real = server_tracker.client
+    original = real.log_batch
+    raced: list[bool] = []
+
+    def racing_log_batch(run: str, params: Sequence[Any] = ()) -> None:
+        if not raced:
+            raced.append(True)
+            original(run, params=[Param("settings.race", "1")])  # the other step
+            raise MlflowException("UNIQUE constraint failed: params.key, params.run_uuid")
+        original(run, params=list(params))
+
+    monkeypatch.setattr(real, "log_batch", racing_log_batch)
+    server_tracker._log_params_once(
+        run_id, [Param("settings.race", "1"), Param("settings.after", "2")]
+    )
+    params = real.get_run(run_id).data.params
+    assert raced and (params["settings.race"], params["settings.after"]) == ("1", "2")
+    # another value for a key already logged is an error, not a silent keep
+    with pytest.raises(MlflowException):
+        server_tracker._log_params_once(run_id, [Param("settings.race", "3")])
 
 
 def test_parallel_steps_starting_one_search_agree_on_one_parent_run(
