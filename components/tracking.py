@@ -259,6 +259,14 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
     return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def _sqlite_file(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///PATH`` URI; None for any other URI or in-memory."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = tracking_uri[len("sqlite:///") :]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def check_reachable(tracking_uri: str, timeout_s: float = 5.0) -> None:
     """Fail fast when the tracking backend cannot be used.
 
@@ -275,9 +283,9 @@ def check_reachable(tracking_uri: str, timeout_s: float = 5.0) -> None:
     if scheme in ("http", "https"):
         _check_http(tracking_uri, timeout_s)
     elif scheme == "sqlite":
-        path = tracking_uri[len("sqlite:///") :] if tracking_uri.startswith("sqlite:///") else ""
-        if path and path != ":memory:":
-            _check_dir_writable(Path(path).parent, tracking_uri)
+        db = _sqlite_file(tracking_uri)
+        if db is not None:
+            _check_dir_writable(db.parent, tracking_uri)
     elif scheme in ("", "file"):
         path = parsed.path if scheme == "file" else tracking_uri
         _check_dir_writable(Path(path), tracking_uri)
@@ -926,8 +934,8 @@ def champion_info(
 
         uri = resolve_tracking_uri(tracking_uri)
         check_reachable(uri)
-        sqlite = uri[len("sqlite:///") :] if uri.startswith("sqlite:///") else ""
-        if sqlite and sqlite != ":memory:" and not Path(sqlite).exists():
+        sqlite = _sqlite_file(uri)
+        if sqlite is not None and not sqlite.exists():
             return None  # nothing was ever registered there; MLflow would create the file
         client = MlflowClient(uri, uri)
     try:

@@ -120,11 +120,7 @@ def run_method(
     strategy = make_method_strategy(space, method, seed, budget, proxies)
     config = strategy.config
     state = strategy.new_state()
-    val, test, cost = (
-        table.column("val_acc"),
-        table.column("test_acc"),
-        table.column("train_time_s"),
-    )
+    val, test, cost = (table.column(c) for c in METRIC_COLUMNS)
     zc = {p: table.column(f"zc_{p}") for p in proxies}
     scored: set[str] = set()
 
@@ -182,11 +178,7 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
         sampler = optuna.samplers.GPSampler(seed=seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     by_code = {tuple(int(v) for v in c): i for i, c in enumerate(space.codes.tolist())}
-    val, test, cost = (
-        table.column("val_acc"),
-        table.column("test_acc"),
-        table.column("train_time_s"),
-    )
+    val, test, cost = (table.column(c) for c in METRIC_COLUMNS)
     seen: set[int] = set()
     outside: set[tuple[int, ...]] = set()
     best, best_test, worst = -math.inf, math.nan, math.inf
@@ -401,8 +393,7 @@ def run_benchmark(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every method for every seed and write `summary.json`, `curves.png`, `runs.json`."""
-    for m in methods:
-        parse_method(m)
+    names = {m: parse_method(m)[0] for m in methods}
     twice = sorted({m for m in methods if list(methods).count(m) > 1})
     if twice:
         raise ValueError(f"method {', '.join(map(repr, twice))} listed more than once")
@@ -424,8 +415,8 @@ def run_benchmark(
             f"the table has {len(table.archs)} rows with every proxy, fewer than the budget"
         )
     space = TabularSpace.from_table(table)
-    for m in methods:  # option values, checked before any run starts
-        if parse_method(m)[0] not in OPTUNA_METHODS:
+    for m, name in names.items():  # option values, checked before any run starts
+        if name not in OPTUNA_METHODS:
             make_method_strategy(space, m, 0, budget, proxies)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
