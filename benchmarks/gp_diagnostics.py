@@ -1,8 +1,11 @@
 """Why a GP strategy finds the best cells late: what the proxies and the GP see of the top.
 
-Two reports on a benchmark table (the NAS-Bench-201 ones are not shipped: pass their path):
+Four reports on a benchmark table (the NAS-Bench-201 ones are not shipped: pass their path):
 
     python benchmarks/gp_diagnostics.py proxies TABLE
+    python benchmarks/gp_diagnostics.py noise TABLE
+    python benchmarks/gp_diagnostics.py stuck TABLE --method proxybo-features --seeds 60 \
+        --at 55 --below 46.45
     python benchmarks/gp_diagnostics.py history TABLE --methods bo,proxybo --seeds 30 \
         --pattern '^[^+]*\\+[^+]*\\+\\|skip_connect~0\\|' --out F.json
 
@@ -19,6 +22,16 @@ one); and, with `--pattern`, how many evaluated architectures match the regular 
 (the example matches NB201 cells with `skip_connect` on edge 0->3, which the 8 best cells of
 the CIFAR-10 table and 6 of the 8 best of the ImageNet16-120 table have) and whether the best evaluated one does. Prints the means
 (medians for ranks) per method and checkpoint and writes every record to `--out`.
+
+`noise`: how far the table's `val_acc` says anything about `test_acc` among its best rows
+(Kendall's tau of the two within the best k rows by `val_acc`), and the `test_acc` rank of the
+best rows, among the rows that have every proxy of `--proxies` (the benchmark's pool). A search is scored on `val_acc`; where the two disagree within the top, the last
+steps to a target there chase the validation split's noise.
+
+`stuck`: runs one method to evaluation `--at` and lists the seeds whose best `val_acc` then is
+below `--below`: since which evaluation that best has held, how many of its one-edit neighbours
+were evaluated, and the values of the unevaluated neighbours that are better (none: the best is
+a local optimum of one-edit moves).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau, rankdata
 
-from optimizer.spaces import Table, load_table
+from optimizer.spaces import Table, TabularSpace, load_table
 from optimizer.state import SearchState
 from optimizer.strategies import Strategy
 from optimizer.strategies.proxybo import BayesianOptimization
@@ -138,6 +151,71 @@ def history_report(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+NOISE_TOPS = (10, 30, 100, 300)
+
+
+def noise_report(table: Table, best: int) -> str:
+    val, test = table.column("val_acc"), table.column("test_acc")
+    order = np.argsort(-val, kind="stable")
+    lines = ["| best rows by val_acc | Kendall tau (val_acc, test_acc) | test_acc range |"]
+    lines.append("|---|---|---|")
+    for k in NOISE_TOPS:
+        top = order[: min(k, len(val))]
+        tau = kendalltau(val[top], test[top]).statistic
+        lines.append(f"| {len(top)} | {tau:.3f} | {test[top].min():.2f}-{test[top].max():.2f} |")
+    test_rank = rankdata(-test, method="min")
+    lines += ["", f"    {'val_acc':>8} {'test_acc':>8} {'test rank':>9}  arch"]
+    for i in order[:best]:
+        lines.append(f"    {val[i]:8.3f} {test[i]:8.3f} {int(test_rank[i]):9d}  {table.archs[i]}")
+    return "\n".join(lines)
+
+
+def _stuck_job(method: str, seed: int, proxies: list[str], at: int) -> dict[str, Any]:
+    """The archs one run of `method` evaluates, in order, up to evaluation `at`."""
+    archs: list[str] = []
+
+    def look(strategy: Strategy, state: SearchState) -> None:
+        archs.append(state.history[-1].arch)
+
+    run_job(method, seed, at, proxies, after_tell=look)
+    return {"method": method, "seed": seed, "archs": archs}
+
+
+def stuck_report(table: Table, runs: list[dict[str, Any]], below: float) -> str:
+    space = TabularSpace.from_table(table)
+    val = table.column("val_acc")
+    lines = [
+        "| seed | best | held since | neighbours evaluated | better unevaluated neighbours |",
+        "|---|---|---|---|---|",
+    ]
+    for run in runs:
+        archs = run["archs"]
+        values = [float(val[space.index(a)]) for a in archs]
+        i = int(np.argmax(values))
+        if values[i] >= below:
+            continue
+        seen = set(archs)
+        near = space.neighbours(archs[i])
+        better = sorted(
+            (
+                float(val[space.index(a)])
+                for a in near
+                if a not in seen and val[space.index(a)] > values[i]
+            ),
+            reverse=True,
+        )
+        lines.append(
+            f"| {run['seed']} | {values[i]:.3f} | {i + 1} | {sum(a in seen for a in near)} of "
+            f"{len(near)} | {', '.join(f'{b:.3f}' for b in better) or 'none'} |"
+        )
+    shown = len(lines) - 2
+    lines.append("")
+    lines.append(
+        f"{shown} of {len(runs)} seeds below {below} at evaluation {len(runs[0]['archs'])}"
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,10 +232,34 @@ def main() -> None:
     h.add_argument("--checkpoints", default="10,15,20,25,30,40,55")
     h.add_argument("--pattern", default=None, help="regular expression over arch ids")
     h.add_argument("--out", required=True)
+    n = sub.add_parser("noise", help="val_acc against test_acc within the best rows")
+    n.add_argument("table")
+    n.add_argument("--proxies", default="jacov,synflow,snip", help="rows that have these")
+    n.add_argument("--best", type=int, default=8, help="best rows to list")
+    k = sub.add_parser("stuck", help="seeds below a value at an evaluation, and why")
+    k.add_argument("table")
+    k.add_argument("--method", default="proxybo-features")
+    k.add_argument("--proxies", default="jacov,synflow,snip")
+    k.add_argument("--first-seed", type=int, default=0)
+    k.add_argument("--seeds", type=int, default=30)
+    k.add_argument("--at", type=int, default=55, help="the evaluation to look at")
+    k.add_argument("--below", type=float, required=True, help="list seeds whose best is below")
     args = parser.parse_args()
     proxies = args.proxies.split(",")
     if args.command == "proxies":
         print(proxies_report(load_table(args.table).with_proxies(proxies), proxies, args.best))
+        return
+    if args.command == "noise":
+        print(noise_report(load_table(args.table).with_proxies(proxies), args.best))
+        return
+    if args.command == "stuck":
+        with ProcessPoolExecutor(
+            os.cpu_count() or 1, initializer=init_worker, initargs=(args.table, proxies)
+        ) as pool:
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            futures = [pool.submit(_stuck_job, args.method, s, proxies, args.at) for s in seeds]
+            stuck = [f.result() for f in futures]
+        print(stuck_report(load_table(args.table).with_proxies(proxies), stuck, args.below))
         return
     checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
