@@ -8,10 +8,12 @@ target, which is what this script does (how the sixty-seed figures in README.md 
         --seeds 30 --out seeds30.json
     python benchmarks/seed_range.py score --target 91.58615 RUNS.json [RUNS.json ...]
 
-`run` writes `runs.json`-style records (method, seed, best-so-far curve); `score` pools the
-records of every file by method (a `runs.json` from `proxybo benchmark` works too) and prints,
-per method, the evaluations at which the mean best reaches the target, its 80% seed-bootstrap
-interval, and the seeds that first reach it after 100 evaluations or never.
+`run` writes `runs.json`-style records (method, seed, best-so-far curve, and the `test_acc` of
+the best-so-far architecture after each evaluation); `score` pools the records of every file by
+method (a `runs.json` from `proxybo benchmark` works too) and prints, per method, the
+evaluations at which the mean best reaches the target, its 80% seed-bootstrap interval, and the
+seeds that first reach it after 100 evaluations or never, and, for records that hold it, the mean
+`test_acc` of the best-so-far architecture at 55 evaluations and at the end.
 """
 
 from __future__ import annotations
@@ -42,16 +44,27 @@ def run(args: argparse.Namespace) -> None:
     ) as pool:
         futures = [pool.submit(run_job, m, s, args.budget, proxies) for m in methods for s in seeds]
         results = [f.result() for f in futures]
-    records = [{"method": r.method, "seed": r.seed, "best_so_far": r.best_so_far} for r in results]
+    records = [
+        {
+            "method": r.method,
+            "seed": r.seed,
+            "best_so_far": r.best_so_far,
+            "test_of_best_so_far": r.test_of_best_so_far,
+        }
+        for r in results
+    ]
     Path(args.out).write_text(json.dumps(records))
     print(f"wrote {len(records)} runs to {args.out}")
 
 
 def score(args: argparse.Namespace) -> None:
     by_method: dict[str, dict[int, list[float]]] = {}
+    tests_by_method: dict[str, dict[int, list[float]]] = {}
     for path in args.runs:
         for r in json.loads(Path(path).read_text()):
             by_method.setdefault(r["method"], {})[r["seed"]] = r["best_so_far"]
+            if "test_of_best_so_far" in r:
+                tests_by_method.setdefault(r["method"], {})[r["seed"]] = r["test_of_best_so_far"]
     for method, runs in by_method.items():
         budget = min(len(c) for c in runs.values())
         curves = np.array([c[:budget] for c in runs.values()])
@@ -63,6 +76,12 @@ def score(args: argparse.Namespace) -> None:
             f"{method}: {len(runs)} seeds, evals to target {evals or 'never'} (80% {span}), "
             f"{late} first reach it after 100 or never ({sum(f is None for f in first)} never)"
         )
+        tests = tests_by_method.get(method, {})
+        if set(tests) != set(runs):  # records written before the test curves were kept
+            continue
+        test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
+        at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
+        print(f"  mean test_acc of the best so far: {at55}{test_mean[-1]:.4f} at {budget}")
 
 
 def main() -> None:

@@ -33,7 +33,9 @@ best, and the training time that prices an evaluation in GPU hours."""
 
 @dataclass
 class RunResult:
-    """One (method, seed) run: best-so-far per evaluation and timings."""
+    """One (method, seed) run: best-so-far per evaluation and timings. `test_of_best_so_far`
+    holds, after each evaluation, the `test_acc` of the architecture with the best `val_acc` so
+    far (the one a user would deploy); its last value is `test_of_best`."""
 
     method: str
     seed: int
@@ -44,6 +46,20 @@ class RunResult:
     ask_seconds: list[float] = field(default_factory=list)
     tell_seconds: list[float] = field(default_factory=list)
     weights: list[dict[str, Any]] = field(default_factory=list)
+    test_of_best_so_far: list[float] = field(default_factory=list)
+
+
+def deployed_test_curve(history: Sequence[Evaluation]) -> list[float]:
+    """After each evaluation of `history`, the `test_acc` of the best by `val_acc` so far (the
+    first evaluated among equals; NaN before the first result)."""
+    out: list[float] = []
+    best, test = -math.inf, math.nan
+    for e in history:
+        value = e.metrics.get(OBJECTIVE)
+        if e.status == "ok" and value is not None and value > best:
+            best, test = value, e.metrics["test_acc"]
+        out.append(test)
+    return out
 
 
 # ----- worker-side --------------------------------------------------------------------------
@@ -163,6 +179,7 @@ def run_method(
         ask_seconds=asks,
         tell_seconds=tells,
         weights=[r.to_json() for r in state.reliability],
+        test_of_best_so_far=deployed_test_curve(state.history),
     )
 
 
@@ -183,6 +200,7 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
     outside: set[tuple[int, ...]] = set()
     best, best_test, worst = -math.inf, math.nan, math.inf
     curve: list[float] = []
+    test_curve: list[float] = []
     train: list[float] = []
     asks: list[float] = []
     trials = 0
@@ -214,11 +232,15 @@ def _run_optuna(table: Table, method: str, seed: int, budget: int) -> RunResult:
         if val[i] > best:
             best, best_test = float(val[i]), float(test[i])
         curve.append(best)
+        test_curve.append(best_test)
         train.append(float(cost[i]))
     while len(curve) < budget:  # the sampler got stuck on known points: the curve stays flat
         curve.append(best)
+        test_curve.append(best_test)
         train.append(0.0)
-    return RunResult(method, seed, curve, best_test, train, 0, asks, [])
+    return RunResult(
+        method, seed, curve, best_test, train, 0, asks, [], test_of_best_so_far=test_curve
+    )
 
 
 def worker_table() -> Table:
@@ -280,11 +302,19 @@ def summarize(
         by_method.setdefault(r.method, []).append(r)
     ref_curves = np.array([r.best_so_far[:reference_budget] for r in by_method[reference]])
     target = float(ref_curves[:, reference_budget - 1].mean())
-    out: dict[str, Any] = {"target": target, "reference_budget": reference_budget, "methods": {}}
+    ref_tests = np.array([r.test_of_best_so_far[:reference_budget] for r in by_method[reference]])
+    test_target = float(ref_tests[:, reference_budget - 1].mean())
+    out: dict[str, Any] = {
+        "target": target,
+        "test_target": test_target,
+        "reference_budget": reference_budget,
+        "methods": {},
+    }
     for method, rs in by_method.items():
         curves = np.array([r.best_so_far for r in rs])
         mean = curves.mean(axis=0)
         evals = first_reaching(mean, target)
+        tests = np.array([r.test_of_best_so_far for r in rs]).mean(axis=0)
         asks = np.concatenate([r.ask_seconds for r in rs]) if rs[0].ask_seconds else np.array([])
         tells = np.concatenate([r.tell_seconds for r in rs]) if rs[0].tell_seconds else np.array([])
         last = np.concatenate([r.ask_seconds[-10:] for r in rs]) if rs[0].ask_seconds else asks
@@ -297,6 +327,7 @@ def summarize(
             "evals_to_target_interval": evals_to_target_interval(curves, target),
             "speedup_vs_rea": (reference_budget / evals) if evals else None,
             "final_test_acc_mean": float(np.mean([r.test_of_best for r in rs])),
+            "mean_test_of_best": [round(float(v), 6) for v in tests],
             "ask_seconds_median": float(np.median(asks)) if asks.size else None,
             "ask_seconds_median_last10": float(np.median(last)) if last.size else None,
             "tell_seconds_median": float(np.median(tells)) if tells.size else None,
@@ -317,7 +348,7 @@ def plot_curves(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(19, 5))
     by_method: dict[str, list[RunResult]] = {}
     for r in runs:
         by_method.setdefault(r.method, []).append(r)
@@ -335,6 +366,8 @@ def plot_curves(
             / 3600.0
         )
         ax2.plot(hours, mean, label=method, color=line.get_color())
+        tests = np.array([r.test_of_best_so_far for r in rs]).mean(axis=0)
+        ax3.plot(x, tests, label=method, color=line.get_color())
     for ax in (ax1, ax2):
         ax.axhline(summary["target"], color="k", ls="--", lw=0.8, label="target (rea)")
         ax.set_ylabel("mean best val_acc")
@@ -344,6 +377,11 @@ def plot_curves(
     ax1.set_xlabel("evaluations")
     ax2.set_xlabel("simulated GPU hours (training + proxies)")
     ax2.set_xscale("log")
+    ax3.axhline(summary["test_target"], color="k", ls="--", lw=0.8, label="test target (rea)")
+    ax3.set_ylabel("mean test_acc of the best val_acc architecture")
+    ax3.set_ylim(summary["test_target"] - 1.0, None)
+    ax3.set_xlabel("evaluations")
+    ax3.grid(alpha=0.3)
     ax1.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -456,6 +494,7 @@ def run_benchmark(
                     "seed": r.seed,
                     "best_so_far": r.best_so_far,
                     "test_of_best": r.test_of_best,
+                    "test_of_best_so_far": r.test_of_best_so_far,
                     "weights": r.weights,
                 }
                 for r in runs

@@ -71,7 +71,10 @@ def benchmark(
         )
     except (ValueError, KeyError, OSError) as exc:  # OSError: the table or --out unusable
         raise fail(str(exc), 2) from None
-    typer.echo(f"target (rea mean best at {reference_budget}): {summary['target']:.4f}")
+    typer.echo(
+        f"target (rea mean best at {reference_budget}): {summary['target']:.4f}; test target "
+        f"(rea mean test_acc of its best at {reference_budget}): {summary['test_target']:.4f}"
+    )
     for name, m in summary["methods"].items():
         e = m["evals_to_target"]
         s = m["speedup_vs_rea"]

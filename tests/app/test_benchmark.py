@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from proxybo.benchmark import evals_to_target_interval, first_reaching, weights_plot_name
+from optimizer.state import Evaluation
+from proxybo.benchmark import (
+    deployed_test_curve,
+    evals_to_target_interval,
+    first_reaching,
+    weights_plot_name,
+)
 from proxybo.cli import app
 from tests.optimizer.conftest import make_table
 
@@ -74,6 +80,22 @@ def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path)
     assert (out / "weights_proxybo_seed0.png").exists()
     runs = json.loads((out / "runs.json").read_text())
     assert {r["method"] for r in runs} >= {"proxybo", "rea"}
+    # The test_acc a user would deploy: that of the best val_acc so far, after each evaluation.
+    with table_csv.open(newline="") as fh:
+        test_of_val = {float(r["val_acc"]): float(r["test_acc"]) for r in csv.DictReader(fh)}
+    for r in runs:
+        assert len(r["test_of_best_so_far"]) == len(r["best_so_far"])
+        assert r["test_of_best_so_far"][-1] == r["test_of_best"]
+        assert r["test_of_best_so_far"] == [test_of_val[v] for v in r["best_so_far"]]
+    rea_tests = [r["test_of_best_so_far"][19] for r in runs if r["method"] == "rea"]
+    assert summary["test_target"] == pytest.approx(np.mean(rea_tests))
+    for name, m in summary["methods"].items():
+        mine = [r["test_of_best_so_far"] for r in runs if r["method"] == name]
+        assert m["mean_test_of_best"] == pytest.approx(np.mean(mine, axis=0), abs=1e-6)
+        assert m["mean_test_of_best"][-1] == pytest.approx(m["final_test_acc_mean"], abs=1e-6)
+    assert f"test target (rea mean test_acc of its best at 20): {summary['test_target']:.4f}" in (
+        result.output
+    )
 
 
 def test_every_method_runs_on_a_space_that_is_not_nb201(tmp_path: Path) -> None:
@@ -170,6 +192,23 @@ def test_benchmark_refuses_bad_options_before_running(
     r = CliRunner().invoke(app, [*args, "--seeds", "1", "--budget", "5", "--out", str(out)])
     assert r.exit_code == 2 and message in r.output, r.output
     assert not out.exists()
+
+
+def test_deployed_test_curve_follows_the_best_val_acc() -> None:
+    def ev(val: float | None, test: float, status: str = "ok") -> Evaluation:
+        metrics = {} if val is None else {"val_acc": val, "test_acc": test}
+        return Evaluation("a", 0, metrics, status=status, error="x" if status != "ok" else None)
+
+    history = [
+        ev(None, 0.0, "failed"),  # nothing yet
+        ev(50.0, 49.0),
+        ev(40.0, 60.0),  # a better test_acc behind a worse val_acc is not deployed
+        ev(50.0, 10.0),  # a tie keeps the first
+        ev(55.0, 47.0),  # a better val_acc with a worse test_acc is
+    ]
+    curve = deployed_test_curve(history)
+    assert np.isnan(curve[0])
+    assert curve[1:] == [49.0, 49.0, 49.0, 47.0]
 
 
 def test_evals_to_target_interval_resamples_seeds() -> None:
