@@ -12,8 +12,9 @@ target, which is what this script does (how the sixty-seed figures in README.md 
 the best-so-far architecture after each evaluation); `score` pools the records of every file by
 method (a `runs.json` from `proxybo benchmark` works too) and prints, per method, the
 evaluations at which the mean best reaches the target, its 80% seed-bootstrap interval, and the
-seeds that first reach it after 100 evaluations or never, and, for records that hold it, the mean
-`test_acc` of the best-so-far architecture at 55 evaluations and at the end.
+seeds that first reach it after 100 evaluations or never, and, for records that hold them, the
+mean `test_acc` of the best-so-far and of the recommended architecture at 55 evaluations and at
+the end.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> None:
             "seed": r.seed,
             "best_so_far": r.best_so_far,
             "test_of_best_so_far": r.test_of_best_so_far,
+            "test_of_recommended": r.test_of_recommended,
         }
         for r in results
     ]
@@ -60,11 +62,16 @@ def run(args: argparse.Namespace) -> None:
 def score(args: argparse.Namespace) -> None:
     by_method: dict[str, dict[int, list[float]]] = {}
     tests_by_method: dict[str, dict[int, list[float]]] = {}
+    recommended_by_method: dict[str, dict[int, list[float]]] = {}
     for path in args.runs:
         for r in json.loads(Path(path).read_text()):
             by_method.setdefault(r["method"], {})[r["seed"]] = r["best_so_far"]
             if "test_of_best_so_far" in r:
                 tests_by_method.setdefault(r["method"], {})[r["seed"]] = r["test_of_best_so_far"]
+            if "test_of_recommended" in r:
+                recommended_by_method.setdefault(r["method"], {})[r["seed"]] = r[
+                    "test_of_recommended"
+                ]
     for method, runs in by_method.items():
         budget = min(len(c) for c in runs.values())
         curves = np.array([c[:budget] for c in runs.values()])
@@ -76,12 +83,16 @@ def score(args: argparse.Namespace) -> None:
             f"{method}: {len(runs)} seeds, evals to target {evals or 'never'} (80% {span}), "
             f"{late} first reach it after 100 or never ({sum(f is None for f in first)} never)"
         )
-        tests = tests_by_method.get(method, {})
-        if set(tests) != set(runs):  # records written before the test curves were kept
-            continue
-        test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
-        at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
-        print(f"  mean test_acc of the best so far: {at55}{test_mean[-1]:.4f} at {budget}")
+        for label, curves_of in (
+            ("the best so far", tests_by_method),
+            ("the recommended", recommended_by_method),
+        ):
+            tests = curves_of.get(method, {})
+            if set(tests) != set(runs):  # records written before these curves were kept
+                continue
+            test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
+            at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
+            print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
 
 
 def main() -> None:

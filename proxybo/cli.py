@@ -82,6 +82,8 @@ def benchmark(
         typer.echo(
             f"{name:18s} evals_to_target={e if e else '-':>5} (80% {span}) "
             f"speedup={f'{s:.2f}x' if s else '-':>7} final_best={m['final_best_mean']:.4f} "
-            f"test={m['final_test_acc_mean']:.3f} ask_median={m['ask_seconds_median'] or 0:.3f}s"
+            f"test={m['final_test_acc_mean']:.3f} "
+            f"test_recommended={m['mean_test_of_recommended'][-1]:.3f} "
+            f"ask_median={m['ask_seconds_median'] or 0:.3f}s"
         )
     typer.echo(f"wrote {out}/summary.json and {out}/curves.png")

@@ -118,6 +118,12 @@ class Strategy(ABC):
     def _after_tell(self, state: SearchState, added: Sequence[Evaluation]) -> None:  # noqa: B027
         """Hook for strategies that refresh a model after new results (default: nothing)."""
 
+    def recommend(self, state: SearchState) -> Evaluation | None:
+        """The evaluated architecture this strategy would deploy now (None before any result):
+        the best observed here; a strategy with a model may prefer the one its model rates best,
+        since with noisy accuracies the best observed value is often a lucky one."""
+        return state.best()
+
     # ----- helpers ---------------------------------------------------------------------------
     def _unevaluated_sample(
         self, state: SearchState, rng: np.random.Generator, n: int, exclude: set[str] | None = None

@@ -513,6 +513,18 @@ class BayesianOptimization(Strategy):
             noise_floor=self.noise_floor,
         )
 
+    def recommend(self, state: SearchState) -> Evaluation | None:
+        """The evaluated architecture with the highest posterior mean of the current GP (the
+        in-sample recommendation of noisy BO): where the GP takes part of an observed value
+        for noise (its noise floor), the architecture is ranked by what the model makes of it
+        and of its evaluated neighbours, not by that value. The best observed before the GP's
+        first fit. Does not change the state."""
+        if state.surrogate is None or self.kernel_in_use(state) is None:
+            return state.best()
+        x, _ = self._observed_xy(state)
+        mean, _ = self._current_gp(state).predict(x)
+        return state.observed()[int(np.argmax(mean))]
+
     def posterior(
         self, state: SearchState, archs: Sequence[str], scores: ProxyScores
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

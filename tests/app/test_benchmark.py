@@ -93,6 +93,14 @@ def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path)
         mine = [r["test_of_best_so_far"] for r in runs if r["method"] == name]
         assert m["mean_test_of_best"] == pytest.approx(np.mean(mine, axis=0), abs=1e-6)
         assert m["mean_test_of_best"][-1] == pytest.approx(m["final_test_acc_mean"], abs=1e-6)
+        recommended = [r["test_of_recommended"] for r in runs if r["method"] == name]
+        assert m["mean_test_of_recommended"] == pytest.approx(np.mean(recommended, axis=0))
+        if name in ("rea", "random", "proxy-warmup", "optuna-tpe"):  # no model: the best val_acc
+            assert recommended == mine
+    assert "test_recommended=" in result.output
+    for r in runs:  # a recommendation is an evaluated architecture of that run
+        assert len(r["test_of_recommended"]) == len(r["best_so_far"])
+        assert set(r["test_of_recommended"]) <= set(test_of_val.values())
     assert f"test target (rea mean test_acc of its best at 20): {summary['test_target']:.4f}" in (
         result.output
     )

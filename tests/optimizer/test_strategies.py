@@ -604,6 +604,34 @@ def test_fusion_is_a_boolean(small_table: Table) -> None:
         make_strategy(space, config)
 
 
+@pytest.mark.parametrize("name", ["bo", "proxybo", "proxybo-features"])
+def test_recommend_is_the_evaluated_architecture_the_gp_rates_best(
+    small_table: Table, name: str
+) -> None:
+    strat, state = _run(small_table, name, budget=14, proxies=("good", "noise"))
+    assert isinstance(strat, BayesianOptimization)
+    observed = state.observed()
+    archs = [e.arch for e in observed]
+    scores = {p: np.array([e.proxies[p] for e in observed]) for p in strat.config.proxies}
+    before = state.to_json()
+    pick = strat.recommend(state)
+    assert state.to_json() == before  # choosing what to deploy changes nothing
+    mean = strat.posterior(state, archs, scores)[0]
+    assert pick is not None and pick.arch == archs[int(np.argmax(mean))]
+
+
+def test_recommend_before_the_first_fit_and_without_a_model_is_the_best_observed(
+    small_table: Table,
+) -> None:
+    strat, state = _run(small_table, "bo", budget=1)
+    assert state.surrogate is None
+    assert strat.recommend(state) == state.best() is not None
+    assert strat.recommend(strat.new_state()) is None
+    for name in ("rea", "random", "proxy-warmup"):
+        strat, state = _run(small_table, name, budget=12)
+        assert strat.recommend(state) == state.best()
+
+
 def test_posterior_before_the_first_fit_says_so(small_table: Table) -> None:
     strat, state = _run(small_table, "bo", budget=1)
     assert isinstance(strat, BayesianOptimization)
