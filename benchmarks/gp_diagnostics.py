@@ -40,7 +40,7 @@ import argparse
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,25 @@ def stuck_report(table: Table, runs: list[dict[str, Any]], below: float) -> str:
     return "\n".join(lines)
 
 
+def _add_run_args(parser: argparse.ArgumentParser) -> None:
+    """The table and the seeds of a report that runs searches."""
+    parser.add_argument("table")
+    parser.add_argument("--proxies", default="jacov,synflow,snip")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=30)
+
+
+def _in_workers(
+    table: str, proxies: list[str], job: Callable[..., Any], calls: list[tuple[Any, ...]]
+) -> list[Any]:
+    """`job(*call)` for every call, in one benchmark worker per CPU, in order."""
+    with ProcessPoolExecutor(
+        os.cpu_count() or 1, initializer=init_worker, initargs=(table, proxies)
+    ) as pool:
+        futures = [pool.submit(job, *call) for call in calls]
+        return [f.result() for f in futures]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,11 +243,8 @@ def main() -> None:
     p.add_argument("--proxies", default="jacov,synflow,snip")
     p.add_argument("--best", type=int, default=8, help="best cells to list")
     h = sub.add_parser("history", help="what each method's GP knows of the top, by evaluations")
-    h.add_argument("table")
+    _add_run_args(h)
     h.add_argument("--methods", default="bo,proxybo")
-    h.add_argument("--proxies", default="jacov,synflow,snip")
-    h.add_argument("--first-seed", type=int, default=0)
-    h.add_argument("--seeds", type=int, default=30)
     h.add_argument("--checkpoints", default="10,15,20,25,30,40,55")
     h.add_argument("--pattern", default=None, help="regular expression over arch ids")
     h.add_argument("--out", required=True)
@@ -237,11 +253,8 @@ def main() -> None:
     n.add_argument("--proxies", default="jacov,synflow,snip", help="rows that have these")
     n.add_argument("--best", type=int, default=8, help="best rows to list")
     k = sub.add_parser("stuck", help="seeds below a value at an evaluation, and why")
-    k.add_argument("table")
+    _add_run_args(k)
     k.add_argument("--method", default="proxybo-features")
-    k.add_argument("--proxies", default="jacov,synflow,snip")
-    k.add_argument("--first-seed", type=int, default=0)
-    k.add_argument("--seeds", type=int, default=30)
     k.add_argument("--at", type=int, default=55, help="the evaluation to look at")
     k.add_argument("--below", type=float, required=True, help="list seeds whose best is below")
     args = parser.parse_args()
@@ -252,27 +265,17 @@ def main() -> None:
     if args.command == "noise":
         print(noise_report(load_table(args.table).with_proxies(proxies), args.best))
         return
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.command == "stuck":
-        with ProcessPoolExecutor(
-            os.cpu_count() or 1, initializer=init_worker, initargs=(args.table, proxies)
-        ) as pool:
-            seeds = range(args.first_seed, args.first_seed + args.seeds)
-            futures = [pool.submit(_stuck_job, args.method, s, proxies, args.at) for s in seeds]
-            stuck = [f.result() for f in futures]
+        stuck = _in_workers(
+            args.table, proxies, _stuck_job, [(args.method, s, proxies, args.at) for s in seeds]
+        )
         print(stuck_report(load_table(args.table).with_proxies(proxies), stuck, args.below))
         return
     checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
     methods = args.methods.split(",")
-    with ProcessPoolExecutor(
-        os.cpu_count() or 1, initializer=init_worker, initargs=(args.table, proxies)
-    ) as pool:
-        futures = [
-            pool.submit(_history_job, m, s, proxies, checkpoints, args.pattern)
-            for m in methods
-            for s in seeds
-        ]
-        runs = [f.result() for f in futures]
+    calls = [(m, s, proxies, checkpoints, args.pattern) for m in methods for s in seeds]
+    runs = _in_workers(args.table, proxies, _history_job, calls)
     Path(args.out).write_text(json.dumps(runs))
     print(history_report(runs))
 

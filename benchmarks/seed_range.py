@@ -33,7 +33,15 @@ from proxybo.benchmark import (
     format_interval,
     init_worker,
     run_job,
+    run_record,
 )
+
+CURVES = {
+    "best_so_far": "",
+    "test_of_best_so_far": "the best so far",
+    "test_of_recommended": "the recommended",
+}
+"""The per-evaluation curves of a record, and how `score` names the test ones."""
 
 
 def run(args: argparse.Namespace) -> None:
@@ -45,34 +53,20 @@ def run(args: argparse.Namespace) -> None:
     ) as pool:
         futures = [pool.submit(run_job, m, s, args.budget, proxies) for m in methods for s in seeds]
         results = [f.result() for f in futures]
-    records = [
-        {
-            "method": r.method,
-            "seed": r.seed,
-            "best_so_far": r.best_so_far,
-            "test_of_best_so_far": r.test_of_best_so_far,
-            "test_of_recommended": r.test_of_recommended,
-        }
-        for r in results
-    ]
+    records = [run_record(r) for r in results]
     Path(args.out).write_text(json.dumps(records))
     print(f"wrote {len(records)} runs to {args.out}")
 
 
 def score(args: argparse.Namespace) -> None:
-    by_method: dict[str, dict[int, list[float]]] = {}
-    tests_by_method: dict[str, dict[int, list[float]]] = {}
-    recommended_by_method: dict[str, dict[int, list[float]]] = {}
+    # curve name -> method -> seed -> curve; the test curves only where a record holds them
+    by_curve: dict[str, dict[str, dict[int, list[float]]]] = {k: {} for k in CURVES}
     for path in args.runs:
         for r in json.loads(Path(path).read_text()):
-            by_method.setdefault(r["method"], {})[r["seed"]] = r["best_so_far"]
-            if "test_of_best_so_far" in r:
-                tests_by_method.setdefault(r["method"], {})[r["seed"]] = r["test_of_best_so_far"]
-            if "test_of_recommended" in r:
-                recommended_by_method.setdefault(r["method"], {})[r["seed"]] = r[
-                    "test_of_recommended"
-                ]
-    for method, runs in by_method.items():
+            for key in CURVES:
+                if key in r:
+                    by_curve[key].setdefault(r["method"], {})[r["seed"]] = r[key]
+    for method, runs in by_curve["best_so_far"].items():
         budget = min(len(c) for c in runs.values())
         curves = np.array([c[:budget] for c in runs.values()])
         first = [first_reaching(c, args.target) for c in curves]
@@ -83,11 +77,10 @@ def score(args: argparse.Namespace) -> None:
             f"{method}: {len(runs)} seeds, evals to target {evals or 'never'} (80% {span}), "
             f"{late} first reach it after 100 or never ({sum(f is None for f in first)} never)"
         )
-        for label, curves_of in (
-            ("the best so far", tests_by_method),
-            ("the recommended", recommended_by_method),
-        ):
-            tests = curves_of.get(method, {})
+        for key, label in CURVES.items():
+            if key == "best_so_far":
+                continue
+            tests = by_curve[key].get(method, {})
             if set(tests) != set(runs):  # records written before these curves were kept
                 continue
             test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)

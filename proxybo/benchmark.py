@@ -53,6 +53,18 @@ class RunResult:
     test_of_recommended: list[float] = field(default_factory=list)
 
 
+def run_record(r: RunResult) -> dict[str, Any]:
+    """A run's curves as JSON (a record of `runs.json`, without the weights)."""
+    return {
+        "method": r.method,
+        "seed": r.seed,
+        "best_so_far": r.best_so_far,
+        "test_of_best": r.test_of_best,
+        "test_of_best_so_far": r.test_of_best_so_far,
+        "test_of_recommended": r.test_of_recommended,
+    }
+
+
 def deployed_test_curve(history: Sequence[Evaluation]) -> list[float]:
     """After each evaluation of `history`, the `test_acc` of the best by `val_acc` so far (the
     first evaluated among equals; NaN before the first result)."""
@@ -386,9 +398,9 @@ def plot_curves(
             / 3600.0
         )
         ax2.plot(hours, mean, label=method, color=line.get_color())
-        tests = np.array([r.test_of_best_so_far for r in rs]).mean(axis=0)
+        tests = summary["methods"][method]["mean_test_of_best"]
+        recommended = summary["methods"][method]["mean_test_of_recommended"]
         ax3.plot(x, tests, label=method, color=line.get_color())
-        recommended = np.array([r.test_of_recommended for r in rs]).mean(axis=0)
         if not np.allclose(recommended, tests):
             ax3.plot(x, recommended, color=line.get_color(), ls=":")
     for ax in (ax1, ax2):
@@ -510,20 +522,7 @@ def run_benchmark(
     summary["budget"] = budget
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "runs.json").write_text(
-        json.dumps(
-            [
-                {
-                    "method": r.method,
-                    "seed": r.seed,
-                    "best_so_far": r.best_so_far,
-                    "test_of_best": r.test_of_best,
-                    "test_of_best_so_far": r.test_of_best_so_far,
-                    "test_of_recommended": r.test_of_recommended,
-                    "weights": r.weights,
-                }
-                for r in runs
-            ]
-        )
+        json.dumps([{**run_record(r), "weights": r.weights} for r in runs])
     )
     plot_curves(runs, summary, proxy_seconds, out / "curves.png")
     for r in runs:

@@ -519,7 +519,7 @@ class BayesianOptimization(Strategy):
         for noise (its noise floor), the architecture is ranked by what the model makes of it
         and of its evaluated neighbours, not by that value. The best observed before the GP's
         first fit. Does not change the state."""
-        if state.surrogate is None or self.kernel_in_use(state) is None:
+        if state.surrogate is None:
             return state.best()
         x, _ = self._observed_xy(state)
         mean, _ = self._current_gp(state).predict(x)
