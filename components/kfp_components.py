@@ -203,12 +203,15 @@ def update_surrogate(
         results: The ``train-evaluate`` outputs of the round (told once: replays are no-ops).
 
     Returns:
-        metrics: ``best_val_acc``, ``n_evaluated``, ``budget``, ``round``, and per scorer (the
-            GP and every proxy) ``weight_<name>`` and ``reliability_<name>``.
+        metrics: ``best_val_acc``, ``recommended_val_acc`` (of the evaluated architecture
+            the strategy would deploy now: for the GP strategies the highest posterior mean),
+            ``n_evaluated``, ``budget``, ``round``, and per scorer (the GP and every proxy)
+            ``weight_<name>`` and ``reliability_<name>``.
         report: Markdown table of the round: architectures, accuracies, proxy scores, and
             each scorer's reliability and weight.
         summary: JSON ``{"round", "n_evaluated", "budget", "best_arch", "best_val_acc",
-            "reliability", "weights", "n_new", "done", ...}``.
+            "recommended_arch", "recommended_val_acc", "reliability", "weights", "n_new",
+            "done", ...}``.
         Output: Whether the budget is spent ("done": the remaining rounds are skipped).
     """
     import json

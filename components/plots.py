@@ -29,17 +29,21 @@ def best_so_far_figure(
     xlabel: str = "round",
     ylabel: str = "best validation accuracy",
     title: str = "Best architecture so far",
+    dashed: Sequence[str] = (),
 ) -> Figure:
     """A step plot of best-so-far accuracy, one line per method (or search).
 
     Args:
         curves: method name -> its best-so-far series. Values need not be monotone: the plot
             shows what it is given (use `running_best` to turn raw accuracies into best-so-far).
+        dashed: names of curves drawn dashed (a curve that may lie on top of another).
 
     Returns:
         A Figure with one `Line2D` per curve, labelled with the method name.
     """
-    return _line_figure(curves, xlabel=xlabel, ylabel=ylabel, title=title, drawstyle="steps-post")
+    return _line_figure(
+        curves, xlabel=xlabel, ylabel=ylabel, title=title, drawstyle="steps-post", dashed=dashed
+    )
 
 
 def weights_figure(
@@ -86,7 +90,13 @@ def _as_xy(series: Series) -> tuple[list[int], list[float]]:
 
 
 def _line_figure(
-    series: Mapping[str, Series], *, xlabel: str, ylabel: str, title: str, drawstyle: str
+    series: Mapping[str, Series],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    drawstyle: str,
+    dashed: Sequence[str] = (),
 ) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -98,7 +108,8 @@ def _line_figure(
     ax = fig.add_subplot()
     for name, s in series.items():
         x, y = _as_xy(s)
-        ax.plot(x, y, label=name, marker="o", markersize=3, drawstyle=drawstyle)
+        style = "--" if name in dashed else "-"
+        ax.plot(x, y, style, label=name, marker="o", markersize=3, drawstyle=drawstyle)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -282,10 +282,11 @@ def selection_markdown(
 
 
 def round_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
-    """Flat KFP metrics of a round summary: best accuracy, progress, and per scorer
-    ``weight_<name>`` / ``reliability_<name>`` (non-finite values are left out)."""
+    """Flat KFP metrics of a round summary: best accuracy, the recommended architecture's
+    accuracy, progress, and per scorer ``weight_<name>`` / ``reliability_<name>`` (non-finite
+    values are left out)."""
     out: dict[str, float] = {}
-    for key in ("best_val_acc", "n_evaluated", "budget", "round"):
+    for key in ("best_val_acc", "recommended_val_acc", "n_evaluated", "budget", "round"):
         v = summary.get(key)
         if v is not None and math.isfinite(float(v)):
             out[key] = float(v)
@@ -294,6 +295,17 @@ def round_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
             if v is not None and math.isfinite(float(v)):
                 out[f"{prefix}_{name}"] = float(v)
     return out
+
+
+def _recommended_line(summary: Mapping[str, Any]) -> list[str]:
+    """The strategy's recommendation, where it differs from the best observed."""
+    arch = summary.get("recommended_arch")
+    if arch is None or arch == summary.get("best_arch"):
+        return []
+    return [
+        f"- recommended: `{arch}` at {_pct(summary.get('recommended_val_acc'))} (the GP rates it "
+        "highest of the evaluated: the best value may be partly noise)"
+    ]
 
 
 def round_markdown(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> str:
@@ -347,6 +359,7 @@ def round_markdown(summary: Mapping[str, Any], results: Sequence[Mapping[str, An
         "",
         f"- evaluated: {summary.get('n_evaluated', '?')} of {summary.get('budget', '?')}",
         f"- best: `{summary.get('best_arch')}` at {_pct(summary.get('best_val_acc'))}",
+        *_recommended_line(summary),
         f"- done: {'yes' if summary.get('done') else 'no'}",
         "",
     ]

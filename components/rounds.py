@@ -454,9 +454,13 @@ def update_surrogate(
     champion alias points at the best model.
 
     Returns:
-        ``{"round", "n_evaluated", "budget", "best_arch", "best_val_acc", "reliability",
-        "weights", "kernel", "n_new", "done"}`` (`kernel`: the GP kernel in use, None before
-        the GP or for strategies without one).
+        ``{"round", "n_evaluated", "budget", "best_arch", "best_val_acc", "recommended_arch",
+        "recommended_round", "recommended_val_acc", "reliability", "weights", "kernel",
+        "n_new", "done"}``
+        (`recommended_*`: what the strategy would deploy now, `Strategy.recommend`: for the GP
+        strategies the evaluated architecture with the highest posterior mean, which can differ
+        from the best observed; `kernel`: the GP kernel in use, None before the GP or for
+        strategies without one).
     """
     s = _settings(settings)
     strategy = _strategy(s)
@@ -487,6 +491,9 @@ def update_surrogate(
                 best_so_far=best.metrics[config.objective],
                 reliability=summary["reliability"],
                 weights=summary["weights"],
+                recommended_arch=summary["recommended_arch"],
+                recommended_round=summary["recommended_round"],
+                recommended_val_acc=summary["recommended_val_acc"],
             )
         )
         _promote(s, tracker, state)
@@ -498,12 +505,17 @@ def _summary(strategy: Strategy, state: SearchState) -> dict[str, Any]:
     weights_fn = getattr(strategy, "current_weights", None)
     weights = dict(weights_fn(state)) if callable(weights_fn) else {}
     kernel_fn = getattr(strategy, "kernel_in_use", None)
+    rec = strategy.recommend(state)
+    objective = state.config.objective
     return {
         "round": max(state.round - 1, 0),
         "n_evaluated": state.n_evaluated,
         "budget": state.config.budget,
         "best_arch": best.arch if best else None,
-        "best_val_acc": best.metrics[state.config.objective] if best else None,
+        "best_val_acc": best.metrics[objective] if best else None,
+        "recommended_arch": rec.arch if rec else None,
+        "recommended_round": rec.round if rec else None,
+        "recommended_val_acc": rec.metrics[objective] if rec else None,
         "reliability": dict(state.reliability[-1].reliability) if state.reliability else {},
         "weights": {k: float(v) for k, v in weights.items()},
         "kernel": kernel_fn(state) if callable(kernel_fn) else None,

@@ -5,8 +5,11 @@ Layout in MLflow (one search = one experiment):
 - experiment ``proxybo-<search_id>``;
 - one *parent* run per search, tagged ``proxybo.search_id`` and ``proxybo.role=search``: the
   search's parameters (config, search space, proxies, strategy), and per round (step = round)
-  the best-so-far accuracy and each scorer's reliability and weight, plus the plots
-  ``plots/best_so_far.png`` and ``plots/weights.png``. A resumed search finds its parent by tag and
+  the best-so-far accuracy, the accuracy of the architecture the strategy recommends (for the GP
+  strategies the evaluated one with the highest posterior mean; the tags
+  ``proxybo.recommended_arch`` and ``proxybo.recommended_run_id`` name it and its child run) and
+  each scorer's reliability and weight, plus the plots ``plots/best_so_far.png`` (best and
+  recommended) and ``plots/weights.png``. A resumed search finds its parent by tag and
   keeps logging there;
 - one *child* run per evaluated architecture (``mlflow.parentRunId`` = the parent), named after
   the architecture, tagged with its id and round: params, proxy scores, accuracies, cost, per-epoch
@@ -73,11 +76,15 @@ TAG_ARCH = "proxybo.arch"
 TAG_ARCH_ID = "proxybo.arch_id"
 TAG_ROUND = "proxybo.round"
 TAG_CONFIG_FINGERPRINT = "proxybo.config_fingerprint"
+TAG_RECOMMENDED_ARCH = "proxybo.recommended_arch"
+TAG_RECOMMENDED_RUN = "proxybo.recommended_run_id"
 TAG_PARENT = "mlflow.parentRunId"
 
 METRIC_BEST = "best_so_far_val_accuracy"
+METRIC_RECOMMENDED = "recommended_val_accuracy"
 PLOT_BEST = "plots/best_so_far.png"
 PLOT_WEIGHTS = "plots/weights.png"
+PLOT_LABEL_RECOMMENDED = "recommended (highest GP posterior mean)"
 
 _PARENT_WAIT_S = 30.0
 """How long a step that did not create the experiment waits for its parent run."""
@@ -157,12 +164,20 @@ class RoundRecord:
         best_so_far: best validation accuracy over everything evaluated so far.
         reliability: scorer (``gp`` and each proxy) -> fraction of pairs it orders correctly.
         weights: scorer -> fusion weight (probability of being the most reliable scorer).
+        recommended_arch: the evaluated architecture the strategy would deploy now
+            (`Strategy.recommend`; for the GP strategies the highest posterior mean), None if
+            not known.
+        recommended_round: the round in which `recommended_arch` was evaluated.
+        recommended_val_acc: its validation accuracy.
     """
 
     round: int
     best_so_far: float
     reliability: Mapping[str, float] = field(default_factory=dict)
     weights: Mapping[str, float] = field(default_factory=dict)
+    recommended_arch: str | None = None
+    recommended_round: int | None = None
+    recommended_val_acc: float | None = None
 
 
 @dataclass(frozen=True)
@@ -852,18 +867,40 @@ class MLflowTracker:
         metrics += [
             Metric(f"weight/{k}", float(v), now, record.round) for k, v in record.weights.items()
         ]
+        if _finite(record.recommended_val_acc):
+            value = float(record.recommended_val_acc)  # type: ignore[arg-type]
+            metrics.append(Metric(METRIC_RECOMMENDED, value, now, record.round))
         self.client.log_batch(parent, metrics=metrics)
+        if record.recommended_arch is not None:
+            self._tag_recommended(parent, record.recommended_arch, record.recommended_round)
 
         keys = self.client.get_run(parent).data.metrics.keys()
-        best = self._history(parent, METRIC_BEST)
+        curves = {"best so far": self._history(parent, METRIC_BEST)}
+        if METRIC_RECOMMENDED in keys:
+            curves[PLOT_LABEL_RECOMMENDED] = self._history(parent, METRIC_RECOMMENDED)
         weights = {
             k.removeprefix("weight/"): self._history(parent, k)
             for k in sorted(keys)
             if k.startswith("weight/")
         }
-        self._log_png(parent, plots.best_so_far_figure({str(self.search_id): best}), PLOT_BEST)
+        figure = plots.best_so_far_figure(
+            curves, title=f"Search {self.search_id}", dashed=[PLOT_LABEL_RECOMMENDED]
+        )
+        self._log_png(parent, figure, PLOT_BEST)
         if weights:
             self._log_png(parent, plots.weights_figure(weights), PLOT_WEIGHTS)
+
+    def _tag_recommended(self, parent: str, arch: str, round: int | None) -> None:
+        """Name the recommended architecture, and its child run where it is found, on the
+        parent run (the tags follow the latest round)."""
+        tags = {TAG_RECOMMENDED_ARCH: arch[:_MAX_PARAM_CHARS]}
+        run_id = None if round is None else self.find_architecture_run(arch, round)
+        if run_id is not None:
+            tags[TAG_RECOMMENDED_RUN] = run_id
+        for key, value in tags.items():
+            self.client.set_tag(parent, key, value)
+        if run_id is None and TAG_RECOMMENDED_RUN in self.client.get_run(parent).data.tags:
+            self.client.delete_tag(parent, TAG_RECOMMENDED_RUN)  # it named an earlier one
 
     def _history(self, run_id: str, key: str) -> dict[int, float]:
         # Duplicated steps (a retried round) collapse to the latest value.

@@ -111,6 +111,7 @@ def search(
         f"done: {s.get('n_evaluated', 0)} architectures, best {s.get('best_arch')} "
         f"val_acc {_pct(s.get('best_val_acc'))}"
     )
+    _echo_recommended(s)
     if champ:
         typer.echo(
             f"champion: {champ['model_uri']} (version {champ['version']}, "
@@ -118,11 +119,23 @@ def search(
         )
 
 
+def _echo_recommended(summary: dict[str, Any]) -> None:
+    """The strategy's recommendation, where it is not the best observed architecture."""
+    arch = summary.get("recommended_arch")
+    if arch is None or arch == summary.get("best_arch"):
+        return
+    typer.echo(
+        f"recommended: {arch} val_acc {_pct(summary.get('recommended_val_acc'))} "
+        "(highest GP posterior mean of the evaluated; its MLflow run is tagged on the search's "
+        "parent run as proxybo.recommended_run_id)"
+    )
+
+
 def status(
     state: str = typer.Option("./proxybo-state/", "--state", help="State location."),
     as_json: bool = typer.Option(False, "--json", help="One machine-readable JSON line."),
 ) -> None:
-    """Best architecture and accuracy, evaluations done, proxy reliability and weights."""
+    """Best and recommended architecture, evaluations done, proxy reliability and weights."""
     from components import rounds
     from components.state_store import StateStoreError, open_store
     from optimizer.state import SearchState, StateError
@@ -144,6 +157,7 @@ def status(
         + (" - done" if summary["done"] else "")
     )
     typer.echo(f"best: {summary['best_arch']} val_acc {_pct(summary['best_val_acc'])}")
+    _echo_recommended(summary)
     rel = summary["reliability"]
     typer.echo("reliability: " + (_weights(rel) if rel else "- (needs 3 evaluations)"))
     typer.echo("weights:     " + _weights(summary["weights"]))

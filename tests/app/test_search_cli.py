@@ -142,6 +142,13 @@ def test_a_small_search_ends_with_a_loadable_champion(
     assert params["settings.noise_floor"] == "0.1" and params["settings.kernel"] == "auto"
     assert params["settings.proxy_features"] == "true"
     assert "config.options.noise_floor" not in params  # not set by the user
+    # what the GP would deploy: named on the parent run, printed where it is not the best
+    evaluated = {e["arch"]: e for e in _history(str(workdir / "proxybo-state"))}
+    assert status["recommended_arch"] in evaluated
+    assert parent.data.tags["proxybo.recommended_arch"] == status["recommended_arch"]
+    text = run_cli("status", cwd=workdir).stdout
+    differs = status["recommended_arch"] != status["best_arch"]
+    assert ("recommended: " + status["recommended_arch"] in text) == differs
 
     from components.data import load_digits
 

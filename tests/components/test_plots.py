@@ -24,6 +24,14 @@ def test_best_so_far_draws_one_labelled_line_per_method_with_its_data() -> None:
     assert np.asarray(lines["random"].get_ydata()).tolist() == [0.4, 0.6]
 
 
+def test_named_curves_are_dashed_so_a_curve_on_top_of_another_stays_visible() -> None:
+    fig = best_so_far_figure(
+        {"best": [0.5, 0.7], "recommended": [0.5, 0.7]}, dashed=["recommended"]
+    )
+    styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()}
+    assert styles == {"best": "-", "recommended": "--"}
+
+
 def test_weights_figure_has_a_line_per_scorer_on_a_unit_axis() -> None:
     fig = weights_figure({"gp": [0.1, 0.5], "synflow": [0.9, 0.5]})
 

@@ -103,6 +103,19 @@ def test_a_search_runs_round_by_round_and_reruns_are_harmless(
     assert champion is not None and champion["arch"] == summary["best_arch"]
     assert champion["val_accuracy"] == summary["best_val_acc"]
 
+    # What the GP would deploy is one of the evaluated, and the parent run names it.
+    told = {r["arch"]: r["metrics"]["val_acc"] for r in results} | {
+        e.arch: e.metrics["val_acc"] for e in SearchState.from_json(doc.doc).history
+    }
+    assert summary["recommended_arch"] in told
+    assert summary["recommended_val_acc"] == told[summary["recommended_arch"]]
+    client = mlflow.MlflowClient(settings.tracking.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (parent,) = client.search_runs(experiments, "tags.`proxybo.role` = 'search'")
+    assert parent.data.tags["proxybo.recommended_arch"] == summary["recommended_arch"]
+    child = client.get_run(parent.data.tags["proxybo.recommended_run_id"])
+    assert child.data.params["arch"] == summary["recommended_arch"]
+
 
 def test_resuming_with_other_settings_fails_clearly(settings: SearchSettings) -> None:
     pool = rounds.sample_candidates(settings)

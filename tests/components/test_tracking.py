@@ -344,6 +344,49 @@ def test_rounds_log_metrics_by_step_and_plots_on_the_parent(server_tracker: MLfl
         assert local.read_bytes().startswith(PNG_SIGNATURE), name
 
 
+def test_rounds_name_the_recommended_architecture_and_its_run_on_the_parent(
+    server_tracker: MLflowTracker,
+) -> None:
+    run_a = server_tracker.log_architecture(record(ARCH_A, 0.9, round=0))
+    client = client_for(server_tracker)
+    parent = str(server_tracker.parent_run_id)
+
+    def tags() -> dict[str, str]:
+        return dict(client.get_run(parent).data.tags)
+
+    server_tracker.log_round(
+        RoundRecord(
+            round=0,
+            best_so_far=0.95,
+            recommended_arch=ARCH_A,
+            recommended_round=0,
+            recommended_val_acc=0.9,
+        )
+    )
+    assert tags()["proxybo.recommended_arch"] == ARCH_A
+    assert tags()["proxybo.recommended_run_id"] == run_a
+
+    # Recommended without a child run to point at (not logged in this search): the run tag
+    # would name the earlier architecture's run, so it goes.
+    server_tracker.log_round(
+        RoundRecord(
+            round=1,
+            best_so_far=0.95,
+            recommended_arch=ARCH_B,
+            recommended_round=1,
+            recommended_val_acc=0.93,
+        )
+    )
+    assert tags()["proxybo.recommended_arch"] == ARCH_B
+    assert "proxybo.recommended_run_id" not in tags()
+    history = client.get_metric_history(parent, "recommended_val_accuracy")
+    assert sorted((m.step, round(m.value, 6)) for m in history) == [(0, 0.9), (1, 0.93)]
+
+    server_tracker.log_round(RoundRecord(round=2, best_so_far=0.95))  # nothing recommended
+    assert tags()["proxybo.recommended_arch"] == ARCH_B, "a round without one changes nothing"
+    assert len(client.get_metric_history(parent, "recommended_val_accuracy")) == 2
+
+
 def test_champion_alias_moves_only_to_a_better_model(server_tracker: MLflowTracker) -> None:
     name = str(server_tracker.registered_model_name)
     client = client_for(server_tracker)

@@ -88,6 +88,10 @@ def test_round_table_sorts_by_accuracy_and_lists_scorers() -> None:
     assert "evaluated: 6 of 10" in md and "done: no" in md
     assert "GP kernel in use: hamming" in md
     assert "GP kernel" not in round_markdown({**summary, "kernel": None}, results)
+    assert "recommended" not in md, "no line while the recommendation is the best observed"
+    other = {**summary, "recommended_arch": "y", "recommended_val_acc": 0.5}
+    assert "- recommended: `y` at 50.00 %" in round_markdown(other, results)
+    assert "recommended" not in round_markdown({**other, "recommended_arch": "x"}, results)
 
 
 def test_round_metrics_are_flat_and_finite() -> None:
@@ -95,6 +99,7 @@ def test_round_metrics_are_flat_and_finite() -> None:
         {
             "round": 1,
             "best_val_acc": 0.5,
+            "recommended_val_acc": 0.45,
             "n_evaluated": 4,
             "budget": 8,
             "best_arch": "x",
@@ -105,6 +110,7 @@ def test_round_metrics_are_flat_and_finite() -> None:
     assert metrics == {
         "round": 1.0,
         "best_val_acc": 0.5,
+        "recommended_val_acc": 0.45,
         "n_evaluated": 4.0,
         "budget": 8.0,
         "weight_gp": 0.25,
