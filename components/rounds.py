@@ -525,11 +525,16 @@ def _summary(strategy: Strategy, state: SearchState) -> dict[str, Any]:
 
 
 def search_summary(state: SearchState) -> dict[str, Any]:
-    """`update_surrogate`'s summary for any stored state (used by `proxybo status`)."""
+    """`update_surrogate`'s summary for any stored state (used by `proxybo status`), with the
+    test accuracy of the best and of the recommended architecture (``best_test_acc``,
+    ``recommended_test_acc``; None where not measured)."""
     from optimizer.spaces.nb201 import NB201Space
     from optimizer.strategies import make_strategy
 
     out = _summary(make_strategy(NB201Space(), state.config), state)
+    test = {e.arch: e.metrics.get("test_acc") for e in state.observed()}
+    out["best_test_acc"] = test.get(out["best_arch"])
+    out["recommended_test_acc"] = test.get(out["recommended_arch"])
     out["search_id"] = state.extras.get(EXTRA_SEARCH_ID)
     out["n_failed"] = sum(1 for e in state.history if e.status != "ok")
     out["strategy"] = state.config.strategy

@@ -119,15 +119,21 @@ def search(
         )
 
 
+def _test(summary: dict[str, Any], key: str) -> str:
+    """`` test_acc X`` where the summary has the test accuracy of `key` (best, recommended)."""
+    value = summary.get(f"{key}_test_acc")
+    return "" if value is None else f" test_acc {_pct(value)}"
+
+
 def _echo_recommended(summary: dict[str, Any]) -> None:
     """The strategy's recommendation, where it is not the best observed architecture."""
     arch = summary.get("recommended_arch")
     if arch is None or arch == summary.get("best_arch"):
         return
     typer.echo(
-        f"recommended: {arch} val_acc {_pct(summary.get('recommended_val_acc'))} "
-        "(highest GP posterior mean of the evaluated; its MLflow run is tagged on the search's "
-        "parent run as proxybo.recommended_run_id)"
+        f"recommended: {arch} val_acc {_pct(summary.get('recommended_val_acc'))}"
+        f"{_test(summary, 'recommended')} (highest GP posterior mean of the evaluated; its "
+        "MLflow run is tagged on the search's parent run as proxybo.recommended_run_id)"
     )
 
 
@@ -156,7 +162,10 @@ def status(
         f" ({summary['n_failed']} failed, {summary['n_pending']} pending)"
         + (" - done" if summary["done"] else "")
     )
-    typer.echo(f"best: {summary['best_arch']} val_acc {_pct(summary['best_val_acc'])}")
+    typer.echo(
+        f"best: {summary['best_arch']} val_acc {_pct(summary['best_val_acc'])}"
+        + _test(summary, "best")
+    )
     _echo_recommended(summary)
     rel = summary["reliability"]
     typer.echo("reliability: " + (_weights(rel) if rel else "- (needs 3 evaluations)"))

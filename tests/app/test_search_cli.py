@@ -145,6 +145,9 @@ def test_a_small_search_ends_with_a_loadable_champion(
     # what the GP would deploy: named on the parent run, printed where it is not the best
     evaluated = {e["arch"]: e for e in _history(str(workdir / "proxybo-state"))}
     assert status["recommended_arch"] in evaluated
+    for key in ("best", "recommended"):  # the test split, for a user who wants to compare
+        measured = evaluated[status[f"{key}_arch"]]["metrics"]["test_acc"]
+        assert status[f"{key}_test_acc"] == pytest.approx(measured)
     assert parent.data.tags["proxybo.recommended_arch"] == status["recommended_arch"]
     text = run_cli("status", cwd=workdir).stdout
     differs = status["recommended_arch"] != status["best_arch"]
