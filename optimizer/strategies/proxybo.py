@@ -48,11 +48,17 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   0.2 gives the default 60 on ImageNet16-120 but 73 on CIFAR-10 (seeds 0-29; its best cell is
   0.04 points above the next), 0.05 gives 66 on ImageNet16-120 (seeds 0-29).
   `noise_floor=null` turns it off.
-- `fusion` (ProxyBO and `proxybo-features`; true): false ranks the candidates by the GP's
-  expected improvement alone, an ablation. The design still breaks its ties by the proxies, the
-  default's GP still takes them as inputs, and reliability and weights are still measured and
-  reported. Measured for the default in benchmarks/README.md: level on ImageNet16-120, 27
-  evaluations more on CIFAR-10 over 60 seeds.
+- `fusion` (ProxyBO and `proxybo-features`; true, which is "rank"): how the acquisition
+  listens to the proxies. "rank" is the published rule: the candidates are ordered by the sum
+  over scorers of weight times rank. "sample" makes each pick with one scorer, drawn with the
+  weights as probabilities: the GP picks by expected improvement, a proxy picks its best
+  candidate (ties to expected improvement). The weights are each scorer's probability of being
+  the most reliable, so this follows the scorer that is probably best, where the rank sum lets a
+  scorer with a small weight overrule the GP's first choice by a rank gap of thousands. false
+  ranks by expected improvement alone, an ablation. The design still breaks its ties by the
+  proxies, the default's GP still takes them as inputs, and reliability and weights are measured
+  and reported under every rule. Measured in benchmarks/README.md: without the fusion the
+  default is level on ImageNet16-120 and 27 evaluations slower on CIFAR-10 over 60 seeds.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5, at least 2), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -63,7 +69,7 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -84,6 +90,9 @@ GP = "gp"
 """The scorer name of the surrogate in reliability and weights."""
 
 _REF_POINTS = 257
+
+FUSION_RULES: tuple[str, ...] = ("rank", "sample")
+"""Values of the `fusion` option besides true (= "rank") and false."""
 
 AUTO_KERNELS: tuple[str, ...] = ("ard", "hamming")
 """The kernels "auto" fits, in tie-breaking order."""
@@ -118,6 +127,7 @@ class BayesianOptimization(Strategy):
     default_global_every: int | None = None
     # The GP's noise floor: measured on both NB201 tables for each GP strategy (benchmarks/README.md)
     default_noise_floor: float | None = 0.1
+    default_fusion: bool | str = True
     option_names: tuple[str, ...] = (
         "n_init",
         "design_top",
@@ -176,20 +186,32 @@ class BayesianOptimization(Strategy):
         return None if size is None else positive_int("pool_size", size, alternative=" or null")
 
     @property
-    def fuses_acquisition(self) -> bool:
-        """Whether the acquisition fuses the EI ranking with the proxies' rankings: ProxyBO's
-        rule, unless its option `fusion` is false."""
+    def fusion_rule(self) -> str | None:
+        """How the acquisition listens to the proxies (option `fusion`): "rank" (ProxyBO's
+        weighted rank sum; `true` is the same), "sample" (each pick by one scorer drawn with the
+        weights) or None (expected improvement alone: plain BO, or `fusion` false)."""
         if not self.fusion:
-            return False
-        value = self._opt("fusion", True)
-        if not isinstance(value, bool):
-            raise ValueError(f"option fusion must be true or false, got {value!r}")
-        return value
+            return None
+        value = self._opt("fusion", self.default_fusion)
+        if value is True:
+            return "rank"
+        if value is False:
+            return None
+        if value not in FUSION_RULES:
+            raise ValueError(
+                f"option fusion must be true, false, 'rank' or 'sample', got {value!r}"
+            )
+        return str(value)
+
+    @property
+    def fuses_acquisition(self) -> bool:
+        """Whether the acquisition listens to the proxies at all (see `fusion_rule`)."""
+        return self.fusion_rule is not None
 
     def check_options(self) -> None:
         _ = self.n_init, self.design_top, self.init_pool, self.kernel, self.noise_floor
         _ = self.pool_size, self.local_phase, self.min_weight, self.cv_folds, self.n_boot
-        _ = self.refit_every, self.fuses_acquisition
+        _ = self.refit_every, self.fusion_rule
 
     def settings(self) -> dict[str, Any]:
         local_after, local_top, global_every = self.local_phase or (None, None, None)
@@ -208,7 +230,7 @@ class BayesianOptimization(Strategy):
             "cv_folds": self.cv_folds,
             "n_boot": self.n_boot,
             "refit_every": self.refit_every,
-            "proxy_fusion": self.fuses_acquisition,
+            "proxy_fusion": self.fusion_rule or False,
             "proxy_features": self.proxy_features,
         }
 
@@ -555,15 +577,22 @@ class BayesianOptimization(Strategy):
             # Scorers below the floor are left out of the fusion: a weight of one bootstrap
             # win in n_boot, times a rank gap of thousands, would otherwise reorder the top.
             weights = {k: w for k, w in weights.items() if w >= floor}
+        rule = self.fusion_rule
         proxy_ranks = (
             {p: descending_ranks(np.asarray(scores[p])) for p in self.config.proxies if p in scores}
-            if self.fuses_acquisition
+            if rule == "rank"
             else {}
         )
+        draw = self._scorer_draws(state, weights) if rule == "sample" else None
         chosen: list[int] = []
         for _ in range(q):
             lei = gp.log_expected_improvement(xpool)
-            if proxy_ranks:
+            if draw is not None:
+                scorer = next(draw)
+                fused = (
+                    -lei if scorer == GP or scorer not in scores else _best_first(scores[scorer])
+                )
+            elif proxy_ranks:
                 fused = fuse_ranks({GP: descending_ranks(lei), **proxy_ranks}, weights)
             else:
                 fused = -lei
@@ -576,6 +605,23 @@ class BayesianOptimization(Strategy):
                 xi = xpool[pick : pick + 1]
                 gp = gp.condition(xi, gp.predict(xi)[0])
         return chosen
+
+    def _scorer_draws(self, state: SearchState, weights: dict[str, float]) -> Iterator[str]:
+        """Scorers drawn with probabilities `weights`, one per pick (the "sample" rule). The
+        generator is seeded by the search's seed and the number of results so far, so a
+        replayed round draws the same scorers and the state's random stream is left alone."""
+        names = sorted(weights)
+        p = np.array([weights[n] for n in names], dtype=float)
+        p = p / p.sum()
+        rng = np.random.default_rng([self.config.seed, len(state.history), 7])
+        while True:
+            yield names[int(rng.choice(len(names), p=p))]
+
+
+def _best_first(values: np.ndarray) -> np.ndarray:
+    """Sort key putting the highest of `values` (`m`) first and undefined (NaN) ones last."""
+    v = np.asarray(values, dtype=float)
+    return -np.where(np.isfinite(v), v, -np.inf)
 
 
 class ProxyBO(BayesianOptimization):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -590,18 +591,65 @@ def test_without_fusion_proxybo_picks_by_expected_improvement_alone(
     assert strat._choose(state, pool, scores, 1) == [int(np.argmax(log_ei))]
     # the same state under the published fusion, with the weights all on the proxy
     fused = make_strategy(space, replace(strat.config, options={"local_after": None}))
-    assert isinstance(fused, BayesianOptimization) and fused.settings()["proxy_fusion"] is True
+    assert isinstance(fused, BayesianOptimization) and fused.settings()["proxy_fusion"] == "rank"
     state.reliability[-1] = replace(state.reliability[-1], weights={"gp": 0.0, "noise": 1.0})
     assert fused._choose(state, pool, scores, 1) == [int(np.argmax(scores["noise"]))]
 
 
-def test_fusion_is_a_boolean(small_table: Table) -> None:
+def test_fusion_takes_a_rule_or_a_boolean(small_table: Table) -> None:
     space = TabularSpace.from_table(small_table)
-    config = SearchConfig(
-        strategy="proxybo", space="tabular", proxies=("good",), options={"fusion": "no"}
+
+    def rule(value: object) -> object:
+        config = SearchConfig(
+            strategy="proxybo", space="tabular", proxies=("good",), options={"fusion": value}
+        )
+        return make_strategy(space, config).settings()["proxy_fusion"]
+
+    assert (rule(True), rule("rank"), rule("sample"), rule(False)) == (
+        "rank",
+        "rank",
+        "sample",
+        False,
     )
-    with pytest.raises(ValueError, match="option fusion must be true or false, got 'no'"):
-        make_strategy(space, config)
+    with pytest.raises(ValueError, match="option fusion must be true, false, 'rank' or 'sample'"):
+        rule("no")
+
+
+def _sample_rule_setup(
+    table: Table, weights: dict[str, float], q: int = 1
+) -> tuple[BayesianOptimization, SearchState, list[str], dict[str, np.ndarray], np.ndarray]:
+    """A proxybo state after 12 evaluations under the "sample" rule, with `weights` put in
+    place; the unevaluated pool, its proxy scores and its log expected improvement."""
+    options = {"fusion": "sample", "local_after": None}
+    strat, state = _run(table, "proxybo", budget=12, proxies=("noise",), options=options)
+    assert isinstance(strat, BayesianOptimization)
+    state.reliability[-1] = replace(state.reliability[-1], weights=weights)
+    space = TabularSpace.from_table(table)
+    pool = [a for a in space.archs if a not in state.busy_archs]
+    scores = {"noise": table.column("zc_noise")[[space.index(a) for a in pool]]}
+    return strat, state, pool, scores, strat.posterior(state, pool, scores)[2]
+
+
+def test_sample_rule_picks_with_the_scorer_drawn(small_table: Table) -> None:
+    """Under "sample" each pick is made by one scorer: the proxy's best candidate when it holds
+    all the weight, the EI argmax when the GP does."""
+    strat, state, pool, scores, log_ei = _sample_rule_setup(small_table, {"gp": 0.0, "noise": 1.0})
+    assert strat._choose(state, pool, scores, 1) == [int(np.argmax(scores["noise"]))]
+    strat, state, pool, scores, log_ei = _sample_rule_setup(small_table, {"gp": 1.0, "noise": 0.0})
+    assert strat._choose(state, pool, scores, 1) == [int(np.argmax(log_ei))]
+
+
+def test_sample_rule_draws_scorers_with_the_weights_and_replays_them(small_table: Table) -> None:
+    weights = {"gp": 0.25, "noise": 0.75}
+    strat, state, pool, scores, _ = _sample_rule_setup(small_table, weights)
+    draws = strat._scorer_draws(state, weights)
+    counts = Counter(next(draws) for _ in range(4000))
+    assert abs(counts["noise"] / 4000 - 0.75) < 0.03
+    a, b = strat._scorer_draws(state, weights), strat._scorer_draws(state, weights)
+    assert [next(a) for _ in range(20)] == [next(b) for _ in range(20)], "a replay draws alike"
+    # a batch under the rule is still distinct architectures
+    batch = strat._choose(state, pool, scores, 4)
+    assert len(set(batch)) == 4
 
 
 @pytest.mark.parametrize("name", ["bo", "proxybo", "proxybo-features"])
@@ -654,6 +702,7 @@ def test_settings_show_the_defaults_that_run(small_table: Table) -> None:
     bo = settings("bo")
     assert bo["local_after"] is None and bo["global_every"] is None  # no local phase
     assert bo["proxy_fusion"] is False and bo["n_init"] == 5
+    assert default["proxy_fusion"] == settings("proxybo")["proxy_fusion"] == "rank"
     # what the user set wins, and stays JSON
     chosen = settings("proxybo", noise_floor=None, kernel="ard", n_init=8)
     assert (chosen["noise_floor"], chosen["kernel"], chosen["n_init"]) == (None, "ard", 8)
