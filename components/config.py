@@ -33,10 +33,14 @@ from optimizer.state import SearchConfig
 from optimizer.strategies import DEFAULT_STRATEGY, STRATEGIES
 from optimizer.strategies.proxybo import (
     DEFAULT_KERNEL,
+    FUSION_RULES,
     KERNELS,
     BayesianOptimization,
     ProxyBOFeatures,
 )
+
+FUSION_SETTINGS: tuple[str, ...] = (*FUSION_RULES, "none")
+"""Values of `search.fusion` ("none": expected improvement alone)."""
 
 __all__ = [
     "DataSettings",
@@ -107,6 +111,23 @@ class SearchSection(_Section):
         "prior, which lets the GP nearly interpolate)",
     )
 
+    fusion: str | None = Field(
+        default=None,
+        description="proxybo and proxybo-features: how the choice listens to the proxies; "
+        "rank (their default: the published weighted rank sum), sample (each pick by one "
+        "scorer, the GP or a proxy, drawn with the reliability weights) or none (expected "
+        "improvement alone); unset: the strategy's default",
+    )
+
+    @field_validator("fusion")
+    @classmethod
+    def _known_fusion(cls, v: str | None) -> str | None:
+        if v is not None and v not in FUSION_SETTINGS:
+            raise ValueError(
+                f"unknown fusion {v!r}; choose one of: {', '.join(map(repr, FUSION_SETTINGS))}"
+            )
+        return v
+
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
@@ -149,6 +170,11 @@ class SearchSection(_Section):
     def _proxies_for_strategy(self) -> SearchSection:
         if STRATEGIES[self.strategy].uses_proxies and not self.proxies:
             raise ValueError(f"strategy {self.strategy!r} needs at least one proxy")
+        if self.fusion is not None and "fusion" not in STRATEGIES[self.strategy].option_names:
+            raise ValueError(
+                f"fusion applies to proxybo and proxybo-features, not to {self.strategy!r}: "
+                "remove it or change the strategy"
+            )
         return self
 
 
@@ -298,6 +324,12 @@ class SearchSettings(_Section):
                 **({} if s.local_phase else {"local_after": None}),
                 # And a noise floor only when set; 0 turns the default floor off.
                 **({} if s.noise_floor is None else {"noise_floor": s.noise_floor or None}),
+                # And the fusion rule only when set; "none" reaches the strategy as false.
+                **(
+                    {}
+                    if s.fusion is None
+                    else {"fusion": s.fusion if s.fusion != "none" else False}
+                ),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),
                 "training": self.training.model_dump(exclude={"device"}),

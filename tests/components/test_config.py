@@ -57,6 +57,11 @@ def test_yaml_file_with_overrides(tmp_path: Path) -> None:
         ({"search": {"kernel": "matern"}}, ["search.kernel", "'auto'", "'hamming'"]),
         ({"training": {"momentum": 1.5}}, ["training.momentum", "less than 1"]),
         ({"search": {"noise_floor": 1.5}}, ["search.noise_floor", "less than 1"]),
+        ({"search": {"fusion": "mean"}}, ["search.fusion", "unknown fusion 'mean'", "'sample'"]),
+        (
+            {"search": {"strategy": "bo", "fusion": "sample"}},
+            ["fusion applies to proxybo and proxybo-features, not to 'bo'"],
+        ),
         ({"search": {"noise_floor": -0.1}}, ["search.noise_floor", "greater than or equal to 0"]),
         ({"data": {"dataset": "imagenet"}}, ["data.dataset", "unknown dataset 'imagenet'"]),
         ({"tracking": {"search_id": "a b"}}, ["tracking.search_id"]),
@@ -101,6 +106,7 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         ("search.kernel", "hamming"),
         ("search.local_phase", False),
         ("search.noise_floor", 0.3),
+        ("search.fusion", "sample"),
     ]:
         assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
     # The default kernel stays out of the options, so searches stored before the setting
@@ -120,6 +126,12 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         gp_strategy = make_strategy(NB201Space(), config)
         assert isinstance(gp_strategy, BayesianOptimization)
         assert gp_strategy.noise_floor == expected
+    # And the fusion rule: the strategy's own unless set; "none" reaches it as false.
+    assert "fusion" not in base.search_config().options
+    for value, option, rule in (("sample", "sample", "sample"), ("none", False, False)):
+        config = base.with_overrides({"search.fusion": value}).search_config()
+        assert config.options["fusion"] == option
+        assert make_strategy(NB201Space(), config).settings()["proxy_fusion"] == rule
     off = base.with_overrides({"search.local_phase": False}).search_config()
     assert off.options["local_after"] is None
     space = NB201Space()
