@@ -613,15 +613,17 @@ class BayesianOptimization(Strategy):
         names = sorted(weights)
         p = np.array([weights[n] for n in names], dtype=float)
         p = p / p.sum()
+        # 7 keeps this stream apart from any other seeded by (seed, results).
         rng = np.random.default_rng([self.config.seed, len(state.history), 7])
         while True:
             yield names[int(rng.choice(len(names), p=p))]
 
 
 def _best_first(values: np.ndarray) -> np.ndarray:
-    """Sort key putting the highest of `values` (`m`) first and undefined (NaN) ones last."""
+    """Sort key putting the highest of `values` (`m`) first and undefined (NaN) ones last, still
+    before the picks already made (marked infinite)."""
     v = np.asarray(values, dtype=float)
-    return -np.where(np.isfinite(v), v, -np.inf)
+    return np.where(np.isfinite(v), -v, np.finfo(float).max)
 
 
 class ProxyBO(BayesianOptimization):

@@ -12,7 +12,7 @@ from optimizer.reliability import descending_ranks
 from optimizer.spaces import NB201Space, Table, TabularSpace
 from optimizer.state import Evaluation, SearchConfig, SearchState
 from optimizer.strategies import GP, STRATEGIES, Strategy, make_strategy
-from optimizer.strategies.proxybo import BayesianOptimization, pick_kernel
+from optimizer.strategies.proxybo import BayesianOptimization, _best_first, pick_kernel
 from optimizer.surrogate import GPSurrogate
 
 
@@ -650,6 +650,12 @@ def test_sample_rule_draws_scorers_with_the_weights_and_replays_them(small_table
     # a batch under the rule is still distinct architectures
     batch = strat._choose(state, pool, scores, 4)
     assert len(set(batch)) == 4
+
+
+def test_a_proxy_pick_puts_undefined_scores_last_but_before_the_picks_made() -> None:
+    key = _best_first(np.array([1.0, np.nan, 3.0]))
+    key[2] = np.inf  # already picked in this batch, and the GP rates it highest
+    assert np.lexsort((-np.array([0.0, 0.0, 5.0]), key)).tolist() == [0, 1, 2]
 
 
 @pytest.mark.parametrize("name", ["bo", "proxybo", "proxybo-features"])
