@@ -354,29 +354,24 @@ def test_rounds_name_the_recommended_architecture_and_its_run_on_the_parent(
     def tags() -> dict[str, str]:
         return dict(client.get_run(parent).data.tags)
 
-    server_tracker.log_round(
-        RoundRecord(
-            round=0,
-            best_so_far=0.95,
-            recommended_arch=ARCH_A,
-            recommended_round=0,
-            recommended_val_acc=0.9,
+    def log(rnd: int, arch: str, val: float) -> None:
+        server_tracker.log_round(
+            RoundRecord(
+                round=rnd,
+                best_so_far=0.95,
+                recommended_arch=arch,
+                recommended_round=rnd,
+                recommended_val_acc=val,
+            )
         )
-    )
+
+    log(0, ARCH_A, 0.9)
     assert tags()["proxybo.recommended_arch"] == ARCH_A
     assert tags()["proxybo.recommended_run_id"] == run_a
 
     # Recommended without a child run to point at (not logged in this search): the run tag
     # would name the earlier architecture's run, so it goes.
-    server_tracker.log_round(
-        RoundRecord(
-            round=1,
-            best_so_far=0.95,
-            recommended_arch=ARCH_B,
-            recommended_round=1,
-            recommended_val_acc=0.93,
-        )
-    )
+    log(1, ARCH_B, 0.93)
     assert tags()["proxybo.recommended_arch"] == ARCH_B
     assert "proxybo.recommended_run_id" not in tags()
     history = client.get_metric_history(parent, "recommended_val_accuracy")
