@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
     from mlflow import MlflowClient
+    from mlflow.entities import RunTag
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -870,11 +871,15 @@ class MLflowTracker:
         if _finite(record.recommended_val_acc):
             value = float(record.recommended_val_acc)  # type: ignore[arg-type]
             metrics.append(Metric(METRIC_RECOMMENDED, value, now, record.round))
-        self.client.log_batch(parent, metrics=metrics)
-        if record.recommended_arch is not None:
-            self._tag_recommended(parent, record.recommended_arch, record.recommended_round)
+        tags = self._recommended_tags(record)
+        self.client.log_batch(parent, metrics=metrics, tags=tags)
+        run = self.client.get_run(parent)
+        # A recommendation without a child run: a run tag left would name an earlier one's.
+        stale = len(tags) == 1 and TAG_RECOMMENDED_RUN in run.data.tags
+        if stale:
+            self.client.delete_tag(parent, TAG_RECOMMENDED_RUN)
 
-        keys = self.client.get_run(parent).data.metrics.keys()
+        keys = run.data.metrics.keys()
         curves = {"best so far": self._history(parent, METRIC_BEST)}
         if METRIC_RECOMMENDED in keys:
             curves[PLOT_LABEL_RECOMMENDED] = self._history(parent, METRIC_RECOMMENDED)
@@ -890,17 +895,20 @@ class MLflowTracker:
         if weights:
             self._log_png(parent, plots.weights_figure(weights), PLOT_WEIGHTS)
 
-    def _tag_recommended(self, parent: str, arch: str, round: int | None) -> None:
-        """Name the recommended architecture, and its child run where it is found, on the
-        parent run (the tags follow the latest round)."""
-        tags = {TAG_RECOMMENDED_ARCH: arch[:_MAX_PARAM_CHARS]}
+    def _recommended_tags(self, record: RoundRecord) -> list[RunTag]:
+        """The parent-run tags naming the recommended architecture and, where it is found, its
+        child run (none when the round recommends nothing)."""
+        from mlflow.entities import RunTag
+
+        arch = record.recommended_arch
+        if arch is None:
+            return []
+        tags = [RunTag(TAG_RECOMMENDED_ARCH, arch[:_MAX_PARAM_CHARS])]
+        round = record.recommended_round
         run_id = None if round is None else self.find_architecture_run(arch, round)
         if run_id is not None:
-            tags[TAG_RECOMMENDED_RUN] = run_id
-        for key, value in tags.items():
-            self.client.set_tag(parent, key, value)
-        if run_id is None and TAG_RECOMMENDED_RUN in self.client.get_run(parent).data.tags:
-            self.client.delete_tag(parent, TAG_RECOMMENDED_RUN)  # it named an earlier one
+            tags.append(RunTag(TAG_RECOMMENDED_RUN, run_id))
+        return tags
 
     def _history(self, run_id: str, key: str) -> dict[int, float]:
         # Duplicated steps (a retried round) collapse to the latest value.

@@ -127,7 +127,6 @@ class BayesianOptimization(Strategy):
     default_global_every: int | None = None
     # The GP's noise floor: measured on both NB201 tables for each GP strategy (benchmarks/README.md)
     default_noise_floor: float | None = 0.1
-    default_fusion: bool | str = True
     option_names: tuple[str, ...] = (
         "n_init",
         "design_top",
@@ -192,7 +191,7 @@ class BayesianOptimization(Strategy):
         weights) or None (expected improvement alone: plain BO, or `fusion` false)."""
         if not self.fusion:
             return None
-        value = self._opt("fusion", self.default_fusion)
+        value = self._opt("fusion", True)
         if value is True:
             return "rank"
         if value is False:
@@ -202,11 +201,6 @@ class BayesianOptimization(Strategy):
                 f"option fusion must be true, false, 'rank' or 'sample', got {value!r}"
             )
         return str(value)
-
-    @property
-    def fuses_acquisition(self) -> bool:
-        """Whether the acquisition listens to the proxies at all (see `fusion_rule`)."""
-        return self.fusion_rule is not None
 
     def check_options(self) -> None:
         _ = self.n_init, self.design_top, self.init_pool, self.kernel, self.noise_floor
