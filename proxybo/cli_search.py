@@ -32,6 +32,11 @@ def search(
     batch_size: int | None = typer.Option(None, "--batch-size", help="Architectures per round."),
     strategy: str | None = typer.Option(None, "--strategy", help="Search strategy."),
     proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated proxy names."),
+    fusion: str | None = typer.Option(
+        None,
+        "--fusion",
+        help="How proxies steer the pick (proxybo strategies): rank, sample or none.",
+    ),
     seed: int | None = typer.Option(None, "--seed"),
     dataset: str | None = typer.Option(
         None, "--dataset", help="digits, fashion-mnist, .npz, s3://"
@@ -60,6 +65,7 @@ def search(
                 "search.batch_size": batch_size,
                 "search.strategy": strategy,
                 "search.proxies": proxies,
+                "search.fusion": fusion,
                 "search.seed": seed,
                 "data.dataset": dataset,
                 "training.epochs": epochs,

@@ -68,6 +68,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("network:\n  C: four\n", [], "network.C: Input should be a valid integer"),
         ("", ["--strategy", "smac"], "unknown strategy 'smac'; choose one of"),
         ("", ["--budget", "0"], "search.budget"),
+        ("", ["--fusion", "mean"], "unknown fusion 'mean'; choose one of: 'rank', 'sample'"),
+        ("", ["--strategy", "bo", "--fusion", "sample"], "fusion applies to proxybo and"),
     ],
 )
 def test_bad_settings_exit_2_and_write_nothing(
@@ -78,6 +80,27 @@ def test_bad_settings_exit_2_and_write_nothing(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert sorted(p.name for p in workdir.iterdir()) == ["search.yaml"]
+
+
+@pytest.mark.parametrize(("value", "option"), [("sample", "sample"), ("none", False)])
+def test_fusion_option_reaches_the_strategy(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, value: str, option: str | bool
+) -> None:
+    """`--fusion` overrides the file's `search.fusion`; the search runs with that rule."""
+    import components.runner
+
+    seen: dict[str, Any] = {}
+
+    def run_search(settings: Any, progress: Any) -> dict[str, Any]:
+        seen["options"] = settings.search_config().options
+        return {"summary": {}, "champion": None}
+
+    monkeypatch.setattr(components.runner, "run_search", run_search)
+    (workdir / "search.yaml").write_text("search:\n  fusion: rank\n")
+    args = ["search", "--config", "search.yaml", "--state", "st", "--fusion", value, "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen["options"]["fusion"] == option
 
 
 def test_unreachable_mlflow_fails_before_training(workdir: Path) -> None:
