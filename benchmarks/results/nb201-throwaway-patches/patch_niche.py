@@ -1,6 +1,7 @@
 """Throwaway patch (not adopted): the local phase's centres are niched. The best evaluated cell
 first, then each next-best whose distance (edges that differ) to every centre so far is at least
-$R (default 2), until `local_top` centres; the pool is their unevaluated one-edit neighbours."""
+$R (default 2), until `local_top` centres; the pool is their unevaluated one-edit neighbours.
+Replaces `_best_observed`, whose only caller with `local_top` (5) is the local phase."""
 
 from __future__ import annotations
 
@@ -26,19 +27,15 @@ def _niched(self: BayesianOptimization, state: SearchState, k: int) -> list[Eval
     return [ranked[i] for i in chosen]
 
 
-def _local_candidates(self: BayesianOptimization, state: SearchState) -> list[str]:
-    phase = self.local_phase
-    if phase is None:
-        return []
-    after, top_k, every = phase
-    if len(state.observed()) < after:
-        return []
-    if every is not None and state.round % every == 0:
-        return []
-    top = _niched(self, state, top_k)
-    busy = state.busy_archs
-    near = (n for e in top for n in self.space.neighbours(e.arch) if n not in busy)
-    return list(dict.fromkeys(near))
+_best_observed = BayesianOptimization._best_observed
 
 
-BayesianOptimization._local_candidates = _local_candidates  # type: ignore[method-assign]
+def _niched_in_local_phase(
+    self: BayesianOptimization, state: SearchState, k: int
+) -> list[Evaluation]:
+    # The local phase asks for `local_top`; the sampled pool (not used on a finite table's
+    # whole pool, as in these runs) asks for 10 and keeps the plain ranking.
+    return _best_observed(self, state, k) if k == 10 else _niched(self, state, k)
+
+
+BayesianOptimization._best_observed = _niched_in_local_phase  # type: ignore[method-assign]
