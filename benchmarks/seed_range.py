@@ -14,7 +14,7 @@ method (a `runs.json` from `proxybo benchmark` works too) and prints, per method
 evaluations at which the mean best reaches the target, its 80% seed-bootstrap interval, and the
 seeds that first reach it after 100 evaluations or never, and, for records that hold them, the
 mean `test_acc` of the best-so-far and of the recommended architecture at 55 evaluations and at
-the end.
+the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluations.
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ def score(args: argparse.Namespace) -> None:
             f"{method}: {len(runs)} seeds, evals to target {evals or 'never'} (80% {span}), "
             f"{late} first reach it after 100 or never ({sum(f is None for f in first)} never)"
         )
+        if args.at:
+            mean = curves.mean(axis=0)
+            points = [n for n in args.at if n <= budget]
+            print("  mean best: " + ", ".join(f"{mean[n - 1]:.3f} at {n}" for n in points))
         for key, label in CURVES.items():
             if key == "best_so_far":
                 continue
@@ -86,6 +90,17 @@ def score(args: argparse.Namespace) -> None:
             test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
             at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
             print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
+
+
+def evaluations(text: str) -> list[int]:
+    """`--at`: comma-separated positive evaluation counts."""
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 10,20,55, got {text!r}") from None
+    if any(n < 1 for n in out):
+        raise argparse.ArgumentTypeError(f"evaluation counts start at 1, got {text!r}")
+    return out
 
 
 def main() -> None:
@@ -103,6 +118,12 @@ def main() -> None:
     s = sub.add_parser("score", help="score pooled runs against a target")
     s.add_argument("runs", nargs="+")
     s.add_argument("--target", type=float, required=True)
+    s.add_argument(
+        "--at",
+        type=evaluations,
+        default=[],
+        help="comma-separated evaluations at which to print the mean best, e.g. 10,20,55",
+    )
     s.set_defaults(func=score)
     args = parser.parse_args()
     args.func(args)

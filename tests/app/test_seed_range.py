@@ -1,0 +1,42 @@
+"""`benchmarks/seed_range.py score`: pooled seed records against a fixed target, on small
+made-up curves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "seed_range.py"
+
+
+def score(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "score", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_score_pools_files_and_prints_the_mean_best_at_given_evaluations(tmp_path: Path) -> None:
+    # Two seeds per file; the mean of the four curves is 1, 2, 3, 4, 5.
+    curves = {0: [0, 1, 2, 3, 4], 1: [2, 3, 4, 5, 6], 2: [1, 2, 3, 4, 5], 3: [1, 2, 3, 4, 5]}
+    for name, seeds in (("a.json", (0, 1)), ("b.json", (2, 3))):
+        records = [{"method": "m", "seed": s, "best_so_far": curves[s]} for s in seeds]
+        (tmp_path / name).write_text(json.dumps(records))
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+
+    out = score("--target", "3", "--at", "1,3,5,9", *files)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("m: 4 seeds, evals to target 3 ")
+    # the evaluations past the curves' end (9) are left out
+    assert lines[1] == "  mean best: 1.000 at 1, 3.000 at 3, 5.000 at 5"
+
+    assert "mean best" not in score("--target", "3", *files).stdout
+
+
+def test_score_refuses_bad_evaluation_counts(tmp_path: Path) -> None:
+    for bad in ("0,10", "ten"):
+        out = score("--target", "3", "--at", bad, str(tmp_path / "none.json"))
+        assert out.returncode == 2
+        assert "--at" in out.stderr
