@@ -171,8 +171,11 @@ class SearchSection(_Section):
         if STRATEGIES[self.strategy].uses_proxies and not self.proxies:
             raise ValueError(f"strategy {self.strategy!r} needs at least one proxy")
         if self.fusion is not None and "fusion" not in STRATEGIES[self.strategy].option_names:
+            fusing = " and ".join(
+                n for n, c in sorted(STRATEGIES.items()) if "fusion" in c.option_names
+            )
             raise ValueError(
-                f"fusion applies to proxybo and proxybo-features, not to {self.strategy!r}: "
+                f"fusion applies to {fusing}, not to {self.strategy!r}: "
                 "remove it or change the strategy"
             )
         return self
