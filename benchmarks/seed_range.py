@@ -14,13 +14,15 @@ method (a `runs.json` from `proxybo benchmark` works too) and prints, per method
 evaluations at which the mean best reaches the target, its 80% seed-bootstrap interval, and the
 seeds that first reach it after 100 evaluations or never, and, for records that hold them, the
 mean `test_acc` of the best-so-far and of the recommended architecture at 55 evaluations and at
-the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluations.
+the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluations. A method
+with `batch_size=Q` (Q architectures per round) also gets the rounds to the target.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,6 +34,7 @@ from proxybo.benchmark import (
     first_reaching,
     format_interval,
     init_worker,
+    method_batch_size,
     run_job,
     run_record,
 )
@@ -73,9 +76,12 @@ def score(args: argparse.Namespace) -> None:
         late = sum(f is None or f > 100 for f in first)
         evals = first_reaching(curves.mean(axis=0), args.target)
         span = format_interval(evals_to_target_interval(curves, args.target))
+        batch = _batch_size(method)
+        rounds = f" = {math.ceil(evals / batch)} rounds of {batch}" if evals and batch > 1 else ""
         print(
-            f"{method}: {len(runs)} seeds, evals to target {evals or 'never'} (80% {span}), "
-            f"{late} first reach it after 100 or never ({sum(f is None for f in first)} never)"
+            f"{method}: {len(runs)} seeds, evals to target {evals or 'never'}{rounds} "
+            f"(80% {span}), {late} first reach it after 100 or never "
+            f"({sum(f is None for f in first)} never)"
         )
         if args.at:
             mean = curves.mean(axis=0)
@@ -90,6 +96,15 @@ def score(args: argparse.Namespace) -> None:
             test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
             at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
             print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
+
+
+def _batch_size(method: str) -> int:
+    """The method's `batch_size` option; 1 for a label this version cannot parse (a record
+    written with an option since renamed)."""
+    try:
+        return method_batch_size(method)
+    except ValueError:
+        return 1
 
 
 def evaluations(text: str) -> list[int]:

@@ -22,6 +22,7 @@ import numpy as np
 from optimizer.spaces import Table, TabularSpace, load_table
 from optimizer.state import Evaluation, SearchConfig, SearchState
 from optimizer.strategies import STRATEGIES, Strategy, make_strategy
+from optimizer.strategies.options import positive_int
 
 OPTUNA_METHODS = ("optuna-tpe", "optuna-gp")
 METHODS = (*STRATEGIES, *OPTUNA_METHODS)
@@ -90,9 +91,27 @@ def init_worker(table_path: str, proxies: Sequence[str]) -> None:
     _TABLE = load_table(table_path).with_proxies(proxies)
 
 
+BATCH_OPTION = "batch_size"
+"""The one option every method of ours takes, read by the benchmark and not the strategy: the
+architectures chosen per round (evaluated in parallel, as the pipeline's GPU pods do), 1 by
+default. `proxybo-features:batch_size=4` asks the strategy for 4 at a time; the curves stay per
+evaluation, and the summary adds the rounds to the target."""
+
+
 def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
     """`NAME` or `NAME:key=value;key=value` (values parsed as JSON where they can be), e.g.
-    `bo:kernel=ard` runs BO with the per-column kernel."""
+    `bo:kernel=ard` runs BO with the per-column kernel. Returns the strategy's options, without
+    `batch_size` (see `method_batch_size`)."""
+    name, options, _ = _parse_method(spec)
+    return name, options
+
+
+def method_batch_size(spec: str) -> int:
+    """The `batch_size` of a method spec (1 where it is not given)."""
+    return _parse_method(spec)[2]
+
+
+def _parse_method(spec: str) -> tuple[str, dict[str, Any], int]:
     name, _, rest = spec.partition(":")
     options: dict[str, Any] = {}
     for item in filter(None, rest.split(";")):
@@ -106,15 +125,25 @@ def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     if options and name in OPTUNA_METHODS:
-        raise ValueError(f"method {spec!r}: Optuna peers take no options")
+        raise ValueError(
+            f"method {spec!r}: Optuna peers take no options (and run one trial at a time)"
+        )
+    try:
+        batch = positive_int(BATCH_OPTION, options.pop(BATCH_OPTION, 1))
+    except ValueError as exc:
+        raise ValueError(f"method {spec!r}: {exc}") from None
     known = STRATEGIES[name].option_names if name in STRATEGIES else ()
     unknown = [k for k in options if k not in known]
     if unknown:
-        takes = f"its options: {', '.join(known)}" if known else f"{name} takes no options"
+        takes = (
+            f"its options: {', '.join(known)}, and {BATCH_OPTION}"
+            if known
+            else f"{name} takes no options besides {BATCH_OPTION}"
+        )
         raise ValueError(
             f"method {spec!r}: unknown option {', '.join(map(repr, unknown))}; {takes}"
         )
-    return name, options
+    return name, options, batch
 
 
 def make_method_strategy(
@@ -122,14 +151,14 @@ def make_method_strategy(
 ) -> Strategy:
     """The strategy of `method` (one of ours, not an Optuna peer) over `space` (a table's
     rows), its options checked."""
-    name, options = parse_method(method)
+    name, options, batch = _parse_method(method)
     config = SearchConfig(
         strategy=name,
         space="tabular",
         proxies=tuple(proxies) if STRATEGIES[name].uses_proxies else (),
         seed=seed,
         budget=budget,
-        batch_size=1,
+        batch_size=batch,
         options=options,
     )
     return make_strategy(space, config)
@@ -164,7 +193,7 @@ def run_method(
     asks, tells, recommended = [], [], []
     while not state.done:
         t0 = time.perf_counter()
-        chosen = strategy.ask(state, 1, score)
+        chosen = strategy.ask(state, config.batch_size, score)
         t1 = time.perf_counter()
         results = []
         for arch in chosen:
@@ -182,7 +211,9 @@ def run_method(
         if after_tell is not None:
             after_tell(strategy, state)
         pick = strategy.recommend(state)
-        recommended.append(float(test[space.index(pick.arch)]) if pick else math.nan)
+        # One recommendation per round, standing for each evaluation of the round.
+        value = float(test[space.index(pick.arch)]) if pick else math.nan
+        recommended += [value] * len(results)
         asks.append(t1 - t0)
         tells.append(t2 - t1)
     best = state.best()
@@ -349,9 +380,12 @@ def summarize(
         last_tell = (
             np.concatenate([r.tell_seconds[-10:] for r in rs]) if rs[0].tell_seconds else tells
         )
+        batch = method_batch_size(method)
         out["methods"][method] = {
             "mean_best": [round(float(v), 6) for v in mean],
             "evals_to_target": evals,
+            "batch_size": batch,
+            "rounds_to_target": math.ceil(evals / batch) if evals else None,
             "evals_to_target_interval": evals_to_target_interval(curves, target),
             "speedup_vs_rea": (reference_budget / evals) if evals else None,
             "final_test_acc_mean": float(np.mean([r.test_of_best for r in rs])),

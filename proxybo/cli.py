@@ -42,7 +42,8 @@ def benchmark(
     methods: str = typer.Option(
         "proxybo-features,proxybo,bo,rea,random,proxy-warmup",
         help="Comma-separated methods, each NAME or NAME:key=value;key=value (options); rea is "
-        "required. proxybo-features is the default strategy, proxybo the published fusion.",
+        "required. proxybo-features is the default strategy, proxybo the published fusion. "
+        "batch_size=Q (our methods) picks Q architectures per round.",
     ),
     proxies: str = typer.Option("jacov,synflow,snip", help="Comma-separated proxy names."),
     seeds: int = typer.Option(10, min=1, help="Seeds per method."),
@@ -79,8 +80,9 @@ def benchmark(
         e = m["evals_to_target"]
         s = m["speedup_vs_rea"]
         span = format_interval(m["evals_to_target_interval"])
+        rounds = f" rounds={m['rounds_to_target']}" if e and m["batch_size"] > 1 else ""
         typer.echo(
-            f"{name:18s} evals_to_target={e if e else '-':>5} (80% {span}) "
+            f"{name:18s} evals_to_target={e if e else '-':>5} (80% {span}){rounds} "
             f"speedup={f'{s:.2f}x' if s else '-':>7} final_best={m['final_best_mean']:.4f} "
             f"test={m['final_test_acc_mean']:.3f} "
             f"test_recommended={m['mean_test_of_recommended'][-1]:.3f} "

@@ -11,11 +11,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.state import Evaluation
+from optimizer.state import Evaluation, SearchState
+from optimizer.strategies import Strategy
 from proxybo.benchmark import (
     deployed_test_curve,
     evals_to_target_interval,
     first_reaching,
+    method_batch_size,
+    parse_method,
+    run_method,
     weights_plot_name,
 )
 from proxybo.cli import app
@@ -190,6 +194,8 @@ def test_benchmark_refuses_a_table_without_its_metrics_before_running(
         ("rea,bo:kernel=rbf", "option kernel must be one of ard, hamming, auto"),
         ("rea,rea:tournament=0", "option tournament must be a positive integer"),
         ("rea,bo,bo", "method 'bo' listed more than once"),
+        ("rea,bo:batch_size=0", "option batch_size must be a positive integer, got 0"),
+        ("rea,optuna-gp:batch_size=2", "Optuna peers take no options (and run one trial"),
     ],
 )
 def test_benchmark_refuses_bad_options_before_running(
@@ -242,3 +248,62 @@ def test_weight_plot_names_are_plain_file_names() -> None:
     assert weights_plot_name("proxybo") == "weights_proxybo_seed0.png"
     name = weights_plot_name("proxybo:min_weight=0.05;local_after=30")
     assert name == "weights_proxybo-min_weight-0.05-local_after-30_seed0.png"
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["bo:batch_size=3", "proxybo-features:batch_size=4", "random:batch_size=5", "rea:batch_size=3"],
+)
+def test_a_batch_size_runs_the_method_in_rounds_of_that_many(method: str) -> None:
+    table = make_table(n_ops=3).with_proxies(["good"])
+    batch, budget = method_batch_size(method), 14
+    rounds: list[tuple[int, int]] = []
+
+    def look(strategy: Strategy, state: SearchState) -> None:
+        assert strategy.config.batch_size == batch
+        rounds.append((state.round, len(state.history)))
+
+    run = run_method(table, method, 0, budget, ["good"], after_tell=look)
+    sizes = np.diff([0] + [n for _, n in rounds]).tolist()
+    assert [r for r, _ in rounds] == list(range(1, len(rounds) + 1)) and sum(sizes) == budget
+    if method.startswith("rea"):
+        # REA's batch does not straddle the end of its random population (10): 3, 3, 3, 1
+        assert sizes == [3, 3, 3, 1, 3, 1]
+    else:  # every round but the last (the budget's remainder) evaluates `batch` architectures
+        full, rest = divmod(budget, batch)
+        assert sizes == [batch] * full + ([rest] if rest else [])
+    assert len(run.best_so_far) == len(run.test_of_recommended) == budget
+    assert run.best_so_far == sorted(run.best_so_far)
+    assert len(run.ask_seconds) == len(sizes)
+
+
+def test_batch_size_one_is_the_default_and_not_a_strategy_option() -> None:
+    table = make_table(n_ops=3).with_proxies(["good"])
+    assert parse_method("bo:batch_size=1;kernel=ard") == ("bo", {"kernel": "ard"})
+    assert method_batch_size("bo") == 1 and method_batch_size("random:batch_size=5") == 5
+    one = run_method(table, "bo:batch_size=1", 2, 12, ["good"])
+    default = run_method(table, "bo", 2, 12, ["good"])
+    assert one.best_so_far == default.best_so_far
+    assert one.test_of_recommended == default.test_of_recommended
+
+
+def test_the_summary_gives_rounds_to_the_target_for_a_batch(
+    table_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    methods = "rea,bo:batch_size=3,random:batch_size=4"
+    args = ["benchmark", "--table", str(table_csv), "--methods", methods, "--proxies", "good"]
+    r = CliRunner().invoke(
+        app,
+        [*args, "--seeds", "2", "--budget", "30", "--reference-budget", "20", "--out", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    for name, batch in (("rea", 1), ("bo:batch_size=3", 3), ("random:batch_size=4", 4)):
+        m = summary["methods"][name]
+        assert m["batch_size"] == batch
+        e = m["evals_to_target"]
+        assert m["rounds_to_target"] == (None if e is None else -(-e // batch))
+    bo = summary["methods"]["bo:batch_size=3"]
+    assert bo["evals_to_target"] is not None  # a GP finds REA's best of 20 within 30
+    assert f"rounds={bo['rounds_to_target']}" in r.output

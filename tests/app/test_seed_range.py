@@ -40,3 +40,17 @@ def test_score_refuses_bad_evaluation_counts(tmp_path: Path) -> None:
         out = score("--target", "3", "--at", bad, str(tmp_path / "none.json"))
         assert out.returncode == 2
         assert "--at" in out.stderr
+
+
+def test_score_gives_the_rounds_of_a_batched_method(tmp_path: Path) -> None:
+    # The mean reaches 3 at evaluation 7: two rounds of 4 for batch_size=4, none for batch 1.
+    curve = [0, 0, 1, 1, 2, 2, 3, 3, 3]
+    records = [
+        {"method": m, "seed": s, "best_so_far": curve}
+        for m in ("bo:batch_size=4", "bo")
+        for s in (0, 1)
+    ]
+    (tmp_path / "r.json").write_text(json.dumps(records))
+    lines = score("--target", "3", str(tmp_path / "r.json")).stdout.splitlines()
+    assert lines[0].startswith("bo:batch_size=4: 2 seeds, evals to target 7 = 2 rounds of 4 (80%")
+    assert lines[1].startswith("bo: 2 seeds, evals to target 7 (80%")
