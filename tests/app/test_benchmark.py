@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from optimizer.state import Evaluation, SearchState
 from optimizer.strategies import Strategy
@@ -40,6 +40,13 @@ def table_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 row[3] = ""  # a row without a proxy is left out of the pool
             w.writerow([arch, *row])
     return path
+
+
+def run_cli_benchmark(table: Path, methods: str, out: Path, *, budget: int) -> Result:
+    """`proxybo benchmark` on `table` with proxy `good`, 2 seeds and REA to 20 evaluations."""
+    args = ["benchmark", "--table", str(table), "--methods", methods, "--proxies", "good"]
+    runs = ["--seeds", "2", "--budget", str(budget), "--reference-budget", "20"]
+    return CliRunner().invoke(app, [*args, *runs, "--out", str(out)])
 
 
 def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path) -> None:
@@ -126,11 +133,7 @@ def test_every_method_runs_on_a_space_that_is_not_nb201(tmp_path: Path) -> None:
             w.writerow([f"net-{i}", " ".join(map(str, code)), f"{y:.6f}", y, 50, y + rng.normal()])
     methods = "proxybo-features:local_after=8,proxybo,bo,rea,random,proxy-warmup,optuna-tpe"
     out = tmp_path / "out"
-    args = ["benchmark", "--table", str(path), "--methods", methods, "--proxies", "good"]
-    r = CliRunner().invoke(
-        app,
-        [*args, "--seeds", "2", "--budget", "14", "--reference-budget", "20", "--out", str(out)],
-    )
+    r = run_cli_benchmark(path, methods, out, budget=14)
     assert r.exit_code == 0, r.output
     runs = json.loads((out / "runs.json").read_text())
     assert {x["method"] for x in runs} == set(methods.split(","))
@@ -291,12 +294,7 @@ def test_the_summary_gives_rounds_to_the_target_for_a_batch(
     table_csv: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    methods = "rea,bo:batch_size=3,random:batch_size=4"
-    args = ["benchmark", "--table", str(table_csv), "--methods", methods, "--proxies", "good"]
-    r = CliRunner().invoke(
-        app,
-        [*args, "--seeds", "2", "--budget", "30", "--reference-budget", "20", "--out", str(out)],
-    )
+    r = run_cli_benchmark(table_csv, "rea,bo:batch_size=3,random:batch_size=4", out, budget=30)
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text())
     for name, batch in (("rea", 1), ("bo:batch_size=3", 3), ("random:batch_size=4", 4)):
