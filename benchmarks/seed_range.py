@@ -99,8 +99,9 @@ def score(args: argparse.Namespace) -> None:
 
 
 def _batch_size(method: str) -> int:
-    """The method's `batch_size` option; 1 for a label this version cannot parse (a record
-    written with an option since renamed)."""
+    """The method's `batch_size` option; 1 for a label that is not a method this version can
+    parse (a record written with an option since renamed, or a label of one's own): records
+    are scored by label, and only a method of ours run with `batch_size` has rounds."""
     try:
         return method_batch_size(method)
     except ValueError:

@@ -95,7 +95,9 @@ BATCH_OPTION = "batch_size"
 """The one option every method of ours takes, read by the benchmark and not the strategy: the
 architectures chosen per round (evaluated in parallel, as the pipeline's GPU pods do), 1 by
 default. `proxybo-features:batch_size=4` asks the strategy for 4 at a time; the curves stay per
-evaluation, and the summary adds the rounds to the target."""
+evaluation, and the summary adds the rounds to the target, ceil(evaluations / Q): exact where
+every round is full (the GP strategies and random on a table; REA's batches stop at the end of
+its random population, so REA may take a round more)."""
 
 
 def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
