@@ -14,7 +14,8 @@ method (a `runs.json` from `proxybo benchmark` works too) and prints, per method
 evaluations at which the mean best reaches the target, its 80% seed-bootstrap interval, and the
 seeds that first reach it after 100 evaluations or never, and, for records that hold them, the
 mean `test_acc` of the best-so-far and of the recommended architecture at 55 evaluations and at
-the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluations. A method
+the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluations, each with
+its 80% seed-bootstrap interval (how budgets too small to reach the target are compared). A method
 with `batch_size=Q` (Q architectures per round) also gets the rounds to the target.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from proxybo.benchmark import (
+    INTERVAL_RESAMPLES,
     evals_to_target_interval,
     first_reaching,
     format_interval,
@@ -86,7 +88,14 @@ def score(args: argparse.Namespace) -> None:
         if args.at:
             mean = curves.mean(axis=0)
             points = [n for n in args.at if n <= budget]
-            print("  mean best: " + ", ".join(f"{mean[n - 1]:.3f} at {n}" for n in points))
+            spans = mean_best_interval(curves, points)
+            print(
+                "  mean best: "
+                + ", ".join(
+                    f"{mean[n - 1]:.3f} ({lo:.3f}-{hi:.3f}) at {n}"
+                    for n, (lo, hi) in zip(points, spans, strict=True)
+                )
+            )
         for key, label in CURVES.items():
             if key == "best_so_far":
                 continue
@@ -96,6 +105,21 @@ def score(args: argparse.Namespace) -> None:
             test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
             at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
             print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
+
+
+def mean_best_interval(
+    curves: np.ndarray, points: list[int], *, level: float = 0.8, seed: int = 0
+) -> list[tuple[float, float]]:
+    """Seed-bootstrap `level` central interval of the mean best of `curves` (`seeds x budget`)
+    after each of `points` evaluations (1-based), as `evals_to_target_interval` resamples."""
+    if not points:
+        return []
+    rng = np.random.default_rng(seed)
+    n = len(curves)
+    idx = rng.integers(0, n, size=(INTERVAL_RESAMPLES, n))
+    means = curves[:, [p - 1 for p in points]][idx].mean(axis=1)  # resamples x points
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
 
 def _batch_size(method: str) -> int:

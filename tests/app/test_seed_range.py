@@ -29,10 +29,26 @@ def test_score_pools_files_and_prints_the_mean_best_at_given_evaluations(tmp_pat
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("m: 4 seeds, evals to target 3 ")
-    # the evaluations past the curves' end (9) are left out
-    assert lines[1] == "  mean best: 1.000 at 1, 3.000 at 3, 5.000 at 5"
+    # each mean with its 80% seed-bootstrap interval; the evaluations past the curves' end (9)
+    # are left out
+    assert lines[1].startswith("  mean best: 1.000 (")
+    parts = lines[1].removeprefix("  mean best: ").split(", ")
+    assert [p.split(" at ")[1] for p in parts] == ["1", "3", "5"]
+    for part, mean in zip(parts, (1.0, 3.0, 5.0), strict=True):
+        value, span = part.split(" at ")[0].split(" (")
+        lo, hi = map(float, span.rstrip(")").split("-"))
+        assert float(value) == mean
+        # four seeds spread by 1 either side of the mean: the resampled means vary
+        assert mean - 1 <= lo < mean < hi <= mean + 1
 
     assert "mean best" not in score("--target", "3", *files).stdout
+
+
+def test_the_interval_of_the_mean_best_is_a_point_where_every_seed_agrees(tmp_path: Path) -> None:
+    records = [{"method": "m", "seed": s, "best_so_far": [1, 2, 2]} for s in range(5)]
+    (tmp_path / "r.json").write_text(json.dumps(records))
+    out = score("--target", "9", "--at", "2", str(tmp_path / "r.json"))
+    assert out.stdout.splitlines()[1] == "  mean best: 2.000 (2.000-2.000) at 2"
 
 
 def test_score_refuses_bad_evaluation_counts(tmp_path: Path) -> None:
