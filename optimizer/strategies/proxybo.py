@@ -17,7 +17,12 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   candidates. Default 5, and
   10 for `proxybo-features`: on NB201 five picks cover every value once, so the GP does not judge
   an operation by the one random cell it appeared in (a seed that saw `skip_connect` on edge 0->3
-  only in a 68% cell never tried it again; measured in benchmarks/README.md).
+  only in a 68% cell never tried it again; measured in benchmarks/README.md). A design too short
+  to show every value once (fewer picks than values over values per pick: `n_init` 4 or less on
+  NB201, as in the main job) breaks its ties at random with proxies too: the value it leaves out
+  would otherwise be the one the proxies rate lowest on each edge, which on NB201 is often the
+  residual `skip_connect` of the best cells (left out in 43 of 100 designs of 4 against 22 at
+  random). Measured at the main job's and the pipeline's settings in benchmarks/README.md.
 - `design_top` (0.2): from the second pass on, only this fraction of the subset, the proxies'
   best, may add coverage; the second five picks thus show every operation again, this time in
   cells the proxies rate highly. 0 gives the proxies' best cells regardless of coverage (the
@@ -69,6 +74,7 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -474,14 +480,16 @@ class BayesianOptimization(Strategy):
         """Space-filling picks in coverage passes: each pick shows the most encoding values (an
         operation on an edge) that the evaluated and chosen architectures show least often, so
         the GP sees every choice early. Ties go to the best equally weighted proxy rank (ProxyBO)
-        or are random (BO), within a random subset of `init_pool` candidates that keeps seeds
-        apart. From the second pass on, with proxies, only the proxies' best `design_top` of the
-        subset may add coverage, so every choice is also seen in a promising cell."""
+        or are random (BO, and a design shorter than one pass: `picks_per_pass`), within a
+        random subset of `init_pool` candidates that keeps seeds apart. From the second pass on,
+        with proxies, only the proxies' best `design_top` of the subset may add coverage, so
+        every choice is also seen in a promising cell."""
         size = min(len(pool), self.init_pool)
         share = self.design_top  # checked even where no proxy uses it
         subset = rng.choice(len(pool), size=size, replace=False)
         enc = self.space.encode([pool[int(i)] for i in subset]) > 0.5
-        if self.fusion and scores:
+        present = enc.any(axis=0)  # values no candidate has cannot be covered
+        if self.fusion and scores and self.n_init >= picks_per_pass(enc):
             ranks = {
                 p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies
             }
@@ -493,7 +501,6 @@ class BayesianOptimization(Strategy):
             promising = np.ones(size, dtype=bool)
         busy = [e.arch for e in state.history] + [p.arch for p in state.pending]
         seen = self.space.encode(busy).sum(axis=0) if busy else np.zeros(enc.shape[1])
-        present = enc.any(axis=0)  # values no candidate has cannot be covered
         chosen: list[int] = []
         for _ in range(q):
             passes = seen[present].min() if present.any() else 0.0
@@ -611,6 +618,14 @@ class BayesianOptimization(Strategy):
         rng = np.random.default_rng([self.config.seed, len(state.history), 7])
         while True:
             yield names[int(rng.choice(len(names), p=p))]
+
+
+def picks_per_pass(enc: np.ndarray) -> int:
+    """The fewest picks that could show every value of the boolean encoding `enc` (`n x d`) at
+    least once: the values present over the most any one row shows (on NB201, 30 operations on
+    edges over 6 per cell = 5)."""
+    per_pick = int(enc.sum(axis=1).max()) if enc.size else 0
+    return math.ceil(int(enc.any(axis=0).sum()) / per_pick) if per_pick else 0
 
 
 def _best_first(values: np.ndarray) -> np.ndarray:

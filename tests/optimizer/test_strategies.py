@@ -12,7 +12,12 @@ from optimizer.reliability import descending_ranks
 from optimizer.spaces import NB201Space, Table, TabularSpace
 from optimizer.state import Evaluation, SearchConfig, SearchState
 from optimizer.strategies import GP, STRATEGIES, Strategy, make_strategy
-from optimizer.strategies.proxybo import BayesianOptimization, _best_first, pick_kernel
+from optimizer.strategies.proxybo import (
+    BayesianOptimization,
+    _best_first,
+    pick_kernel,
+    picks_per_pass,
+)
 from optimizer.surrogate import GPSurrogate
 
 
@@ -387,6 +392,33 @@ def test_the_second_design_pass_shows_every_operation_in_promising_cells(
     best_left = sorted(set(range(8)) - set(old_rank[:first].tolist()))[: 8 - first]
     assert sorted(old_rank[first:].tolist()) == best_left
     assert twice >= 20 > int((old_enc.sum(axis=0) >= 2).sum())
+
+
+def test_one_pass_takes_the_values_over_the_values_a_cell_shows(small_table: Table) -> None:
+    # NB201: 6 edges x 5 operations, 6 per cell; the small table has 4 operations per edge
+    cells = NB201Space().sample(np.random.default_rng(0), 500)
+    assert picks_per_pass(NB201Space().encode(cells) > 0.5) == 5
+    assert picks_per_pass(TabularSpace.from_table(small_table).encode(small_table.archs) > 0.5) == 4
+    assert picks_per_pass(np.zeros((0, 3), dtype=bool)) == 0
+
+
+def test_a_design_shorter_than_one_pass_does_not_follow_the_proxies(small_table: Table) -> None:
+    def design(n_init: int, proxy: str) -> list[str]:
+        _, state = _run(
+            small_table,
+            "proxybo-features",
+            budget=n_init,
+            proxies=(proxy,),
+            options={"n_init": n_init},
+        )
+        return [e.arch for e in state.history]
+
+    # Three picks cannot show all 4 operations of an edge. Were ties broken by the proxy, the one
+    # left out would be the one it rates lowest on every edge; at random, the proxy (here a good
+    # one and its negation) does not matter.
+    assert design(3, "good") == design(3, "bad")
+    # A design of a whole pass shows every operation anyway, and breaks its ties by the proxy.
+    assert design(4, "good") != design(4, "bad")
 
 
 @pytest.mark.parametrize("name", ["proxybo-features", "bo"])
