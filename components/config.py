@@ -85,8 +85,9 @@ class SearchSection(_Section):
         default=4,
         ge=2,
         description="evaluations before the GP is used: they show every operation on every "
-        "edge (in random cells while fewer than one pass, 5; in the cells the proxies rate "
-        "highest from 5 on), and beyond one pass show them again in cells the proxies rate highly",
+        "edge (fewer than one pass, 5 on NB201, pick among the covering cells at random; from "
+        "5 on, the proxies' favourites), and beyond one pass show them again in cells the "
+        "proxies rate highly",
     )
     proxy_batch_size: int = Field(default=64, ge=2, description="images in the proxies' mini-batch")
     kernel: str = Field(
