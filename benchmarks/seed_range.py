@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -31,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from proxybo.benchmark import (
-    INTERVAL_RESAMPLES,
     evals_to_target_interval,
     first_reaching,
     format_interval,
     init_worker,
+    mean_best_interval,
     method_batch_size,
+    rounds_to_target,
     run_job,
     run_record,
 )
@@ -79,7 +79,8 @@ def score(args: argparse.Namespace) -> None:
         evals = first_reaching(curves.mean(axis=0), args.target)
         span = format_interval(evals_to_target_interval(curves, args.target))
         batch = _batch_size(method)
-        rounds = f" = {math.ceil(evals / batch)} rounds of {batch}" if evals and batch > 1 else ""
+        n_rounds = rounds_to_target(evals, batch)
+        rounds = f" = {n_rounds} rounds of {batch}" if n_rounds and batch > 1 else ""
         print(
             f"{method}: {len(runs)} seeds, evals to target {evals or 'never'}{rounds} "
             f"(80% {span}), {late} first reach it after 100 or never "
@@ -105,21 +106,6 @@ def score(args: argparse.Namespace) -> None:
             test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
             at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
             print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
-
-
-def mean_best_interval(
-    curves: np.ndarray, points: list[int], *, level: float = 0.8, seed: int = 0
-) -> list[tuple[float, float]]:
-    """Seed-bootstrap `level` central interval of the mean best of `curves` (`seeds x budget`)
-    after each of `points` evaluations (1-based), as `evals_to_target_interval` resamples."""
-    if not points:
-        return []
-    rng = np.random.default_rng(seed)
-    n = len(curves)
-    idx = rng.integers(0, n, size=(INTERVAL_RESAMPLES, n))
-    means = curves[:, [p - 1 for p in points]][idx].mean(axis=1)  # resamples x points
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
 
 def _batch_size(method: str) -> int:

@@ -323,7 +323,21 @@ def run_job(
 
 # ----- summary ------------------------------------------------------------------------------
 INTERVAL_RESAMPLES = 2000
-"""Seed-bootstrap resamples behind `evals_to_target_interval`."""
+"""Seed-bootstrap resamples behind `evals_to_target_interval` and `mean_best_interval`."""
+
+
+def rounds_to_target(evals: int | None, batch_size: int) -> int | None:
+    """The rounds of `batch_size` that `evals` evaluations take (None where never reached)."""
+    return math.ceil(evals / batch_size) if evals else None
+
+
+def _resampled_means(curves: np.ndarray, seed: int) -> np.ndarray:
+    """Means of `curves` (`seeds x budget`) over seed sets drawn with replacement,
+    `INTERVAL_RESAMPLES x budget`."""
+    rng = np.random.default_rng(seed)
+    n = len(curves)
+    idx = rng.integers(0, n, size=(INTERVAL_RESAMPLES, n))
+    return np.asarray(curves[idx].mean(axis=1))
 
 
 def first_reaching(mean: np.ndarray, target: float) -> int | None:
@@ -340,14 +354,24 @@ def evals_to_target_interval(
     replacement. An end is None where that share of resamples never reaches the target within
     the budget. With 30 seeds the mean curve crosses the target slowly, so a difference between
     methods smaller than this interval is not a finding."""
-    rng = np.random.default_rng(seed)
-    n, budget = curves.shape
-    idx = rng.integers(0, n, size=(INTERVAL_RESAMPLES, n))
-    means = curves[idx].mean(axis=1)  # resamples x budget
-    reached = means >= target - 1e-9
+    budget = curves.shape[1]
+    reached = _resampled_means(curves, seed) >= target - 1e-9
     first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, budget + 1)
     lo, hi = np.quantile(first, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return [int(v) if v <= budget else None for v in (lo, hi)]
+
+
+def mean_best_interval(
+    curves: np.ndarray, points: Sequence[int], *, level: float = 0.8, seed: int = 0
+) -> list[tuple[float, float]]:
+    """Seed-bootstrap `level` central interval of the mean best of `curves` (`seeds x budget`)
+    after each of `points` evaluations (1-based), resampled as `evals_to_target_interval` is:
+    how budgets too small to reach a target are compared."""
+    if not points:
+        return []
+    means = _resampled_means(curves, seed)[:, [p - 1 for p in points]]
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
 
 def format_interval(interval: Sequence[int | None]) -> str:
@@ -387,7 +411,7 @@ def summarize(
             "mean_best": [round(float(v), 6) for v in mean],
             "evals_to_target": evals,
             "batch_size": batch,
-            "rounds_to_target": math.ceil(evals / batch) if evals else None,
+            "rounds_to_target": rounds_to_target(evals, batch),
             "evals_to_target_interval": evals_to_target_interval(curves, target),
             "speedup_vs_rea": (reference_budget / evals) if evals else None,
             "final_test_acc_mean": float(np.mean([r.test_of_best for r in rs])),
