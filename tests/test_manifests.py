@@ -319,6 +319,21 @@ def test_dockerfile_builds_the_pinned_project_as_non_root() -> None:
     assert not re.search(r"^(ENV|ARG)\s+\S*(SECRET|PASSWORD|TOKEN|ACCESS_KEY)", text, re.MULTILINE)
 
 
+def test_every_requirement_is_pinned_and_the_metadata_builds_with_current_setuptools() -> None:
+    """Build, runtime and dev requirements are exact pins, so a fresh clone builds the same
+    thing next year; the license is an SPDX string (PEP 639), since setuptools drops the
+    table form (`license = { text = ... }`) after 2027-02-18."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    requirements = [
+        *pyproject["build-system"]["requires"],
+        *project["dependencies"],
+        *project["optional-dependencies"]["dev"],
+    ]
+    assert [r for r in requirements if "==" not in r] == []
+    assert project["license"] == "Apache-2.0"
+
+
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     entries = set(DOCKERIGNORE.read_text().split())
     assert entries >= {".venv", ".git", "mlruns", "proxybo-state", "benchmarks/results"}
