@@ -70,3 +70,25 @@ def test_score_gives_the_rounds_of_a_batched_method(tmp_path: Path) -> None:
     lines = score("--target", "3", str(tmp_path / "r.json")).stdout.splitlines()
     assert lines[0].startswith("bo:batch_size=4: 2 seeds, evals to target 7 = 2 rounds of 4 (80%")
     assert lines[1].startswith("bo: 2 seeds, evals to target 7 (80%")
+
+
+def test_score_piped_into_a_reader_that_stops_early_ends_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # Many methods, so the output outgrows the pipe's buffer after the reader has gone.
+    records = [
+        {"method": f"method-{m}", "seed": s, "best_so_far": [1.0, 2.0, 3.0]}
+        for m in range(3000)
+        for s in range(2)
+    ]
+    (tmp_path / "r.json").write_text(json.dumps(records))
+    out = subprocess.run(
+        f"{sys.executable} {SCRIPT} score --target 2 --at 1,2,3 {tmp_path / 'r.json'} | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.stdout.startswith("method-0: 2 seeds")
+    assert "Traceback" not in out.stderr
+    assert out.stderr == ""
