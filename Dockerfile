@@ -38,7 +38,7 @@ RUN pip install --no-cache-dir \
 # The project itself (not editable). Its dependencies are pinned in pyproject.toml; the torch
 # pin is already satisfied by the build above (2.13.0+cu128 matches ==2.13.0), so pip keeps it.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY optimizer/ optimizer/
 COPY components/ components/
 COPY pipelines/ pipelines/

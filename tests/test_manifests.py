@@ -332,6 +332,10 @@ def test_every_requirement_is_pinned_and_the_metadata_builds_with_current_setupt
     ]
     assert [r for r in requirements if "==" not in r] == []
     assert project["license"] == "Apache-2.0"
+    # the declared license ships with the source, the wheel and the image
+    assert project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "COPY pyproject.toml README.md LICENSE ./" in (ROOT / "Dockerfile").read_text()
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
