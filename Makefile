@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Parallel workers (pytest-xdist): one per CPU, at most 4; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses=4
 
 # Container image and cluster manifests (see Dockerfile, k8s/README.md).
 IMAGE_REPO ?= ghcr.io/proxybo/proxybo

@@ -139,6 +139,7 @@ def test_best_and_status_without_a_search(workdir: Path, mlflow_server: MlflowSe
 # --------------------------------------------------------------------------- real searches
 
 
+@pytest.mark.slow
 def test_a_small_search_ends_with_a_loadable_champion(
     workdir: Path, mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,6 +199,7 @@ def _history(uri: str) -> list[dict[str, Any]]:
     return [] if found is None else list(found.doc["history"])
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_on_s3_loses_and_repeats_nothing(
     workdir: Path, mlflow_server: MlflowServer, s3_env: S3Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -50,6 +50,7 @@ def settings(tmp_path: Path) -> Iterator[SearchSettings]:
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_search_runs_round_by_round_and_reruns_are_harmless(
     settings: SearchSettings, tmp_path: Path
 ) -> None:

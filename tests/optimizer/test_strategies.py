@@ -105,6 +105,7 @@ def test_stopping_and_resuming_from_json_gives_the_same_search(small_table: Tabl
     assert resumed.to_json() == straight.to_json()
 
 
+@pytest.mark.slow
 def test_proxybo_beats_random_and_tracks_reliability(small_table: Table) -> None:
     best = {
         name: np.mean(
