@@ -17,6 +17,12 @@ mean `test_acc` of the best-so-far and of the recommended architecture at 55 eva
 the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluations, each with
 its 80% seed-bootstrap interval (how budgets too small to reach the target are compared). A method
 with `batch_size=Q` (Q architectures per round) also gets the rounds to the target.
+
+    python benchmarks/seed_range.py compare A.json B.json [--pair LABEL_IN_A=LABEL_IN_B]
+
+`compare` prints, per method in both files, how many seeds have the same best-so-far curve
+throughout and at which evaluation the others part: how one checks that two machines, or a
+change meant to leave results alone, give the same searches.
 """
 
 from __future__ import annotations
@@ -109,6 +115,48 @@ def score(args: argparse.Namespace) -> None:
             print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
 
 
+def parted_at(a: list[float], b: list[float]) -> int | None:
+    """The first evaluation (1-based) at which two best-so-far curves differ; None where they
+    agree over their common length."""
+    for n, (x, y) in enumerate(zip(a, b, strict=False), start=1):
+        if x != y:
+            return n
+    return None
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Per method and seed, where two record files' best-so-far curves part (records of the
+    same code on two machines, or before and after a change that should not move them)."""
+    pairs = dict(p.split("=", 1) for p in args.pair)
+    a, b = (_curves_by_method(path) for path in (args.first, args.second))
+    methods = [(m, pairs.get(m, m)) for m in a if pairs.get(m, m) in b]
+    if not methods:
+        sys.exit(
+            f"no method is in both files ({sorted(a)} against {sorted(b)}); "
+            "name the pairs with --pair LABEL_IN_FIRST=LABEL_IN_SECOND"
+        )
+    for ma, mb in methods:
+        seeds = sorted(set(a[ma]) & set(b[mb]))
+        parts = {s: parted_at(a[ma][s], b[mb][s]) for s in seeds}
+        same = [s for s, n in parts.items() if n is None]
+        apart = sorted(n for n in parts.values() if n is not None)
+        label = ma if ma == mb else f"{ma} / {mb}"
+        line = f"{label}: {len(seeds)} seeds in both, {len(same)} the same throughout"
+        if apart:
+            line += (
+                f", {len(apart)} part at evaluations {', '.join(map(str, apart))} "
+                f"(median {int(np.median(apart))})"
+            )
+        print(line)
+
+
+def _curves_by_method(path: str) -> dict[str, dict[int, list[float]]]:
+    out: dict[str, dict[int, list[float]]] = {}
+    for r in json.loads(Path(path).read_text()):
+        out.setdefault(r["method"], {})[r["seed"]] = r["best_so_far"]
+    return out
+
+
 def _batch_size(method: str) -> int:
     """The method's `batch_size` option; 1 for a label that is not a method this version can
     parse (a record written with an option since renamed, or a label of one's own): records
@@ -128,6 +176,13 @@ def evaluations(text: str) -> list[int]:
     if any(n < 1 for n in out):
         raise argparse.ArgumentTypeError(f"evaluation counts start at 1, got {text!r}")
     return out
+
+
+def _pair(text: str) -> str:
+    """`--pair`: two method labels joined by `=`."""
+    if text.count("=") < 1 or not all(text.split("=", 1)):
+        raise argparse.ArgumentTypeError(f"expected LABEL_IN_FIRST=LABEL_IN_SECOND, got {text!r}")
+    return text
 
 
 def main() -> None:
@@ -152,6 +207,17 @@ def main() -> None:
         help="comma-separated evaluations at which to print the mean best, e.g. 10,20,55",
     )
     s.set_defaults(func=score)
+    c = sub.add_parser("compare", help="where two files' best-so-far curves part, per seed")
+    c.add_argument("first")
+    c.add_argument("second")
+    c.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        type=_pair,
+        help="LABEL_IN_FIRST=LABEL_IN_SECOND, for a method recorded under another label",
+    )
+    c.set_defaults(func=compare)
     args = parser.parse_args()
     try:
         args.func(args)

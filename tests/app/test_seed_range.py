@@ -92,3 +92,48 @@ def test_score_piped_into_a_reader_that_stops_early_ends_without_a_traceback(
     assert out.stdout.startswith("method-0: 2 seeds")
     assert "Traceback" not in out.stderr
     assert out.stderr == ""
+
+
+def compare(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "compare", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_compare_names_where_each_seed_parts(tmp_path: Path) -> None:
+    first = [
+        {"method": "m", "seed": 0, "best_so_far": [1, 2, 3, 4]},
+        {"method": "m", "seed": 1, "best_so_far": [1, 2, 3, 4]},
+        {"method": "m", "seed": 2, "best_so_far": [1, 2, 3, 4]},
+        {"method": "only-here", "seed": 0, "best_so_far": [1]},
+    ]
+    second = [
+        {"method": "m", "seed": 0, "best_so_far": [1, 2, 3, 4]},  # the same
+        {"method": "m", "seed": 1, "best_so_far": [1, 2, 2, 4]},  # parts at 3
+        {"method": "m", "seed": 2, "best_so_far": [0, 2, 3, 4]},  # parts at 1
+        {"method": "m", "seed": 9, "best_so_far": [5]},  # not in the first file
+    ]
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    out = compare(str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "m: 3 seeds in both, 1 the same throughout, 2 part at evaluations 1, 3 (median 2)"
+    ]
+
+
+def test_compare_pairs_labels_and_refuses_files_with_no_method_in_common(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps([{"method": "x", "seed": 0, "best_so_far": [1]}]))
+    (tmp_path / "b.json").write_text(json.dumps([{"method": "y", "seed": 0, "best_so_far": [1]}]))
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+
+    out = compare(*files)
+    assert out.returncode == 1
+    assert "--pair" in out.stderr and "['x'] against ['y']" in out.stderr
+
+    out = compare(*files, "--pair", "x=y")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["x / y: 1 seeds in both, 1 the same throughout"]
+
+    out = compare(*files, "--pair", "x")
+    assert out.returncode == 2 and "LABEL_IN_FIRST=LABEL_IN_SECOND" in out.stderr
