@@ -379,6 +379,42 @@ def format_interval(interval: Sequence[int | None]) -> str:
     return "-".join(str(v) if v is not None else "never" for v in interval)
 
 
+def machine_info() -> dict[str, Any]:
+    """Where a benchmark ran: the GP methods' figures follow the CPU (on x86, Intel against AMD
+    through oneMKL's dispatch; benchmarks/README.md, "A fourth machine"), so a record names its
+    CPU, torch's kernel capability and the numeric libraries' versions."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    cpu: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:  # Linux; elsewhere the platform's processor string
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("vendor_id", "model name", "cpu family", "model") and key not in cpu:
+                    cpu[key] = value.strip()
+                if not line.strip() and cpu:
+                    break
+    except OSError:
+        cpu["processor"] = platform.processor()
+    versions: dict[str, str | None] = {}
+    for name in ("torch", "botorch", "gpytorch", "numpy", "scipy", "optuna"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {
+        "cpu": cpu,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "versions": versions,
+    }
+
+
 def summarize(
     runs: Sequence[RunResult], reference: str, reference_budget: int, proxy_seconds: float
 ) -> dict[str, Any]:
@@ -580,6 +616,7 @@ def run_benchmark(
     summary["proxies"] = list(proxies)
     summary["seeds"] = seeds
     summary["budget"] = budget
+    summary["machine"] = machine_info()
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "runs.json").write_text(
         json.dumps([{**run_record(r), "weights": r.weights} for r in runs])

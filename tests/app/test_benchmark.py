@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,16 @@ def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path)
             assert lo <= m["evals_to_target"] and (hi is None or m["evals_to_target"] <= hi)
     assert (out / "curves.png").stat().st_size > 10_000
     assert (out / "weights_proxybo_seed0.png").exists()
+    # where it ran: the GP methods' figures follow the CPU, so the record names it
+    import torch
+
+    machine = summary["machine"]
+    assert machine["versions"]["torch"] == torch.__version__
+    assert machine["versions"]["botorch"] and machine["versions"]["optuna"]
+    assert machine["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert machine["cpus"] == os.cpu_count()
+    if Path("/proc/cpuinfo").exists():
+        assert machine["cpu"]["vendor_id"] and machine["cpu"]["model name"]
     runs = json.loads((out / "runs.json").read_text())
     assert {r["method"] for r in runs} >= {"proxybo", "rea"}
     # The test_acc a user would deploy: that of the best val_acc so far, after each evaluation.
