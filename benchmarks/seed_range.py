@@ -72,12 +72,7 @@ def run(args: argparse.Namespace) -> None:
 
 def score(args: argparse.Namespace) -> None:
     # curve name -> method -> seed -> curve; the test curves only where a record holds them
-    by_curve: dict[str, dict[str, dict[int, list[float]]]] = {k: {} for k in CURVES}
-    for path in args.runs:
-        for r in json.loads(Path(path).read_text()):
-            for key in CURVES:
-                if key in r:
-                    by_curve[key].setdefault(r["method"], {})[r["seed"]] = r[key]
+    by_curve = {key: curves_by_method(args.runs, key) for key in CURVES}
     for method, runs in by_curve["best_so_far"].items():
         budget = min(len(c) for c in runs.values())
         curves = np.array([c[:budget] for c in runs.values()])
@@ -127,8 +122,8 @@ def parted_at(a: list[float], b: list[float]) -> int | None:
 def compare(args: argparse.Namespace) -> None:
     """Per method and seed, where two record files' best-so-far curves part (records of the
     same code on two machines, or before and after a change that should not move them)."""
-    pairs = dict(p.split("=", 1) for p in args.pair)
-    a, b = (_curves_by_method(path) for path in (args.first, args.second))
+    pairs = dict(args.pair)
+    a, b = (curves_by_method([path], "best_so_far") for path in (args.first, args.second))
     methods = [(m, pairs.get(m, m)) for m in a if pairs.get(m, m) in b]
     if not methods:
         sys.exit(
@@ -150,10 +145,14 @@ def compare(args: argparse.Namespace) -> None:
         print(line)
 
 
-def _curves_by_method(path: str) -> dict[str, dict[int, list[float]]]:
+def curves_by_method(paths: list[str], key: str) -> dict[str, dict[int, list[float]]]:
+    """Method -> seed -> the records' curve `key`, pooled over `paths` (records without it,
+    written before that curve was kept, are left out)."""
     out: dict[str, dict[int, list[float]]] = {}
-    for r in json.loads(Path(path).read_text()):
-        out.setdefault(r["method"], {})[r["seed"]] = r["best_so_far"]
+    for path in paths:
+        for r in json.loads(Path(path).read_text()):
+            if key in r:
+                out.setdefault(r["method"], {})[r["seed"]] = r[key]
     return out
 
 
@@ -178,11 +177,12 @@ def evaluations(text: str) -> list[int]:
     return out
 
 
-def _pair(text: str) -> str:
+def _pair(text: str) -> tuple[str, str]:
     """`--pair`: two method labels joined by `=`."""
-    if text.count("=") < 1 or not all(text.split("=", 1)):
+    first, sep, second = text.partition("=")
+    if not (sep and first and second):
         raise argparse.ArgumentTypeError(f"expected LABEL_IN_FIRST=LABEL_IN_SECOND, got {text!r}")
-    return text
+    return first, second
 
 
 def main() -> None:

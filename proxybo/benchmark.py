@@ -388,18 +388,16 @@ def machine_info() -> dict[str, Any]:
 
     import torch
 
-    cpu: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as f:  # Linux; elsewhere the platform's processor string
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("vendor_id", "model name", "cpu family", "model") and key not in cpu:
-                    cpu[key] = value.strip()
-                if not line.strip() and cpu:
-                    break
+    try:  # Linux: the first processor's entry; elsewhere the platform's processor string
+        first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]
+        fields = {
+            k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in first.splitlines())
+        }
+        cpu: dict[str, str] = {
+            k: fields[k] for k in ("vendor_id", "model name", "cpu family", "model") if k in fields
+        }
     except OSError:
-        cpu["processor"] = platform.processor()
+        cpu = {"processor": platform.processor()}
     versions: dict[str, str | None] = {}
     for name in ("torch", "botorch", "gpytorch", "numpy", "scipy", "optuna"):
         try:

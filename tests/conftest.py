@@ -23,17 +23,12 @@ __all__ = ["kfp_api", "mlflow_server", "one_thread", "s3_env", "s3_server"]
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def worker_threads(workers: int, cpus: int) -> int:
-    """Threads per worker so that `workers` parallel workers share `cpus` without oversubscribing."""
-    return max(1, cpus // max(1, workers))
-
-
 def pytest_configure(config: pytest.Config) -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
         affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every CPU counts
         cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-        threads = str(worker_threads(workers, cpus))
+        threads = str(max(1, cpus // workers))  # the workers share the CPUs, no more
         for name in _THREAD_VARIABLES:
             os.environ.setdefault(name, threads)  # a value the user set wins
 
