@@ -116,9 +116,9 @@ class SearchSection(_Section):
     fusion: str | None = Field(
         default=None,
         description="proxybo and proxybo-features: how the choice listens to the proxies; "
-        "rank (their default: the published weighted rank sum), sample (each pick by one "
-        "scorer, the GP or a proxy, drawn with the reliability weights) or none (expected "
-        "improvement alone); unset: the strategy's default",
+        "sample (the default of proxybo-features: each pick by one scorer, the GP or a proxy, "
+        "drawn with the reliability weights), rank (the default of proxybo: the published "
+        "weighted rank sum) or none (expected improvement alone); unset: the strategy's default",
     )
 
     @field_validator("fusion")

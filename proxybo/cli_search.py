@@ -35,7 +35,8 @@ def search(
     fusion: str | None = typer.Option(
         None,
         "--fusion",
-        help="How proxies steer the pick (proxybo strategies): rank, sample or none.",
+        help="How proxies steer the pick (proxybo strategies): sample, rank or none; "
+        "unset: the strategy's own (proxybo-features: sample, proxybo: rank).",
     ),
     seed: int | None = typer.Option(None, "--seed"),
     dataset: str | None = typer.Option(

@@ -7,25 +7,31 @@ becomes plain BO; a proxy that misleads on this task loses its weight by itself.
 
 Beyond the paper, `proxy_features=True` also gives the GP each proxy (as a quantile in [0, 1]) as
 an input with its own ARD lengthscale, so a useful proxy sharpens the surrogate and a useless one
-is learned away.
+is learned away. That strategy, `proxybo-features`, is the default, and it also differs from the
+paper in how the acquisition listens to the proxies (`fusion`, "sample": each pick follows one
+scorer drawn with the reliability weights) and in a local phase; `proxybo` keeps the published
+rule (the weighted rank sum) and the whole pool.
 
 Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` lists them, and
 `make_strategy` checks every value, so a bad one fails before anything runs):
 - `n_init` (an integer of at least 2): evaluations before the GP is used, chosen in passes
   that each cover every encoding value (operation on an edge) once more; ties go to the equally
   weighted proxy ranking (ProxyBO) or are random (BO), within a random subset of `init_pool`
-  candidates. Default 5, and
-  10 for `proxybo-features`: on NB201 five picks cover every value once, so the GP does not judge
-  an operation by the one random cell it appeared in (a seed that saw `skip_connect` on edge 0->3
-  only in a 68% cell never tried it again; measured in benchmarks/README.md). A design too short
-  to show every value once (fewer picks than values over values per pick: `n_init` 4 or less on
-  NB201, as in the main job) breaks its ties at random with proxies too: the value it leaves out
-  would otherwise be the one the proxies rate lowest on each edge, which on NB201 is often the
-  residual `skip_connect` of the best cells (left out in 43 of 100 designs of 4 against 22 at
-  random). Measured at the main job's and the pipeline's settings in benchmarks/README.md.
-- `design_top` (0.2): from the second pass on, only this fraction of the subset, the proxies'
-  best, may add coverage; the second five picks thus show every operation again, this time in
-  cells the proxies rate highly. 0 gives the proxies' best cells regardless of coverage (the
+  candidates. Default 5: on NB201 five picks can cover every value once. A second pass
+  (`n_init=10`, the default of `proxybo-features` under the rank fusion until 2026-12-02) shows
+  every operation again in cells the proxies rate highly, so the GP does not judge an operation
+  by the one weak cell it appeared in; with the sampled fusion a design of 5 measured better on
+  both NB201 tables (benchmarks/README.md, "The sampled scorer on a second CPU vendor"). A
+  design too short to show every value once (fewer picks than values over values per pick:
+  `n_init` 4 or less on NB201, as in the main job) breaks its ties at random with proxies too:
+  the value it leaves out would otherwise be the one the proxies rate lowest on each edge, which
+  on NB201 is often the residual `skip_connect` of the best cells (left out in 43 of 100 designs
+  of 4 against 22 at random). Measured at the main job's and the pipeline's settings in
+  benchmarks/README.md.
+- `design_top` (0.2): from the second pass on (a design longer than one pass, such as
+  `n_init=10` on NB201), only this fraction of the subset, the proxies' best, may add coverage;
+  the second five picks thus show every operation again, this time in cells the proxies rate
+  highly. 0 gives the proxies' best cells regardless of coverage (the
   rule before 2026-11-28's fourth session). Without proxies (BO) every candidate may.
 - `kernel`: "auto" (default: both of the following are fitted after every observation and the
   one whose k-fold out-of-sample predictions order the evaluated architectures better is used,
@@ -53,7 +59,7 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   0.2 gives the default 60 on ImageNet16-120 but 73 on CIFAR-10 (seeds 0-29; its best cell is
   0.04 points above the next), 0.05 gives 66 on ImageNet16-120 (seeds 0-29).
   `noise_floor=null` turns it off.
-- `fusion` (ProxyBO and `proxybo-features`; true, which is "rank"): how the acquisition
+- `fusion` (ProxyBO: true, which is "rank"; `proxybo-features`: "sample"): how the acquisition
   listens to the proxies. "rank" is the published rule: the candidates are ordered by the sum
   over scorers of weight times rank. "sample" makes each pick with one scorer, drawn with the
   weights as probabilities: the GP picks by expected improvement, a proxy picks its best
@@ -62,8 +68,10 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   scorer with a small weight overrule the GP's first choice by a rank gap of thousands. false
   ranks by expected improvement alone, an ablation. The design still breaks its ties by the
   proxies, the default's GP still takes them as inputs, and reliability and weights are measured
-  and reported under every rule. Measured in benchmarks/README.md: without the fusion the
-  default is level on ImageNet16-120 and 27 evaluations slower on CIFAR-10 over 60 seeds.
+  and reported under every rule. Measured in benchmarks/README.md over 60 seeds on an Intel
+  and an AMD CPU: with a design of 5, "sample" takes `proxybo-features` to the target in 64 and
+  63 evaluations on ImageNet16-120 (the rank sum with a design of 10: 64 and 82) and 39 and 41
+  on CIFAR-10 (51 and 59); with every proxy negated it stays within 1.2x of plain BO.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5, at least 2), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
@@ -125,6 +133,7 @@ class BayesianOptimization(Strategy):
 
     name = "bo"
     fusion = False
+    default_fusion: bool | str = True
     proxy_features = False
     default_n_init = 5
     default_design_top = 0.2
@@ -197,7 +206,7 @@ class BayesianOptimization(Strategy):
         weights) or None (expected improvement alone: plain BO, or `fusion` false)."""
         if not self.fusion:
             return None
-        value = self._opt("fusion", True)
+        value = self._opt("fusion", self.default_fusion)
         if value is True:
             return "rank"
         if value is False:
@@ -649,7 +658,8 @@ class ProxyBOFeatures(ProxyBO):
 
     name = "proxybo-features"
     proxy_features = True
-    # The initial design and the local phase: measured on both NB201 tables (benchmarks/README.md).
-    default_n_init = 10
+    # The fusion rule, the initial design and the local phase: measured on both NB201 tables, on
+    # two CPU vendors (benchmarks/README.md).
+    default_fusion = "sample"
     default_local_after = 30
     default_global_every = 4

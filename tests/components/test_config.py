@@ -126,9 +126,11 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         gp_strategy = make_strategy(NB201Space(), config)
         assert isinstance(gp_strategy, BayesianOptimization)
         assert gp_strategy.noise_floor == expected
-    # And the fusion rule: the strategy's own unless set; "none" reaches it as false.
+    # And the fusion rule: the strategy's own unless set (the default strategy samples a
+    # scorer per pick); "none" reaches it as false.
     assert "fusion" not in base.search_config().options
-    for value, option, rule in (("sample", "sample", "sample"), ("none", False, False)):
+    assert make_strategy(NB201Space(), base.search_config()).settings()["proxy_fusion"] == "sample"
+    for value, option, rule in (("rank", "rank", "rank"), ("none", False, False)):
         config = base.with_overrides({"search.fusion": value}).search_config()
         assert config.options["fusion"] == option
         assert make_strategy(NB201Space(), config).settings()["proxy_fusion"] == rule

@@ -347,9 +347,9 @@ def test_local_phase_with_global_every_uses_the_whole_pool_in_those_rounds(
 
 @pytest.mark.parametrize(
     ("name", "options", "design"),
-    [("proxybo-features", {}, 10), ("proxybo-features", {"n_init": 5}, 5), ("proxybo", {}, 5)],
+    [("proxybo-features", {}, 5), ("proxybo-features", {"n_init": 10}, 10), ("proxybo", {}, 5)],
 )
-def test_the_default_strategy_starts_with_a_design_of_10(
+def test_the_gp_takes_over_after_the_design(
     small_table: Table, monkeypatch: pytest.MonkeyPatch, name: str, options: dict, design: int
 ) -> None:
     gp_picks: list[int] = []
@@ -622,9 +622,11 @@ def test_without_fusion_proxybo_picks_by_expected_improvement_alone(
     scores = {"noise": small_table.column("zc_noise")[[space.index(a) for a in pool]]}
     log_ei = strat.posterior(state, pool, scores)[2]
     assert strat._choose(state, pool, scores, 1) == [int(np.argmax(log_ei))]
-    # the same state under the published fusion, with the weights all on the proxy
+    # the same state under the strategy's own fusion (ProxyBO: the published rank sum; the
+    # default: one scorer drawn per pick), with the weights all on the proxy
     fused = make_strategy(space, replace(strat.config, options={"local_after": None}))
-    assert isinstance(fused, BayesianOptimization) and fused.settings()["proxy_fusion"] == "rank"
+    own = {"proxybo": "rank", "proxybo-features": "sample"}[name]
+    assert isinstance(fused, BayesianOptimization) and fused.settings()["proxy_fusion"] == own
     state.reliability[-1] = replace(state.reliability[-1], weights={"gp": 0.0, "noise": 1.0})
     assert fused._choose(state, pool, scores, 1) == [int(np.argmax(scores["noise"]))]
 
@@ -735,13 +737,14 @@ def test_settings_show_the_defaults_that_run(small_table: Table) -> None:
         return make_strategy(space, config).settings()
 
     default = settings("proxybo-features")
-    assert default["n_init"] == 10 and default["kernel"] == "auto"
+    assert default["n_init"] == 5 and default["kernel"] == "auto"
     assert default["noise_floor"] == 0.1 and default["local_after"] == 30
     assert default["global_every"] == 4 and default["proxy_features"] is True
     bo = settings("bo")
     assert bo["local_after"] is None and bo["global_every"] is None  # no local phase
     assert bo["proxy_fusion"] is False and bo["n_init"] == 5
-    assert default["proxy_fusion"] == settings("proxybo")["proxy_fusion"] == "rank"
+    # the default samples a scorer per pick; ProxyBO keeps the published rank sum
+    assert default["proxy_fusion"] == "sample" and settings("proxybo")["proxy_fusion"] == "rank"
     # what the user set wins, and stays JSON
     chosen = settings("proxybo", noise_floor=None, kernel="ard", n_init=8)
     assert (chosen["noise_floor"], chosen["kernel"], chosen["n_init"]) == (None, "ard", 8)
