@@ -59,7 +59,7 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   0.2 gives the default 60 on ImageNet16-120 but 73 on CIFAR-10 (seeds 0-29; its best cell is
   0.04 points above the next), 0.05 gives 66 on ImageNet16-120 (seeds 0-29).
   `noise_floor=null` turns it off.
-- `fusion` (ProxyBO: true, which is "rank"; `proxybo-features`: "sample"): how the acquisition
+- `fusion` (ProxyBO: "rank"; `proxybo-features`: "sample"): how the acquisition
   listens to the proxies. "rank" is the published rule: the candidates are ordered by the sum
   over scorers of weight times rank. "sample" makes each pick with one scorer, drawn with the
   weights as probabilities: the GP picks by expected improvement, a proxy picks its best
@@ -133,7 +133,7 @@ class BayesianOptimization(Strategy):
 
     name = "bo"
     fusion = False
-    default_fusion: bool | str = True
+    default_fusion = "rank"
     proxy_features = False
     default_n_init = 5
     default_design_top = 0.2
