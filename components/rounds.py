@@ -133,10 +133,13 @@ def _device(s: SearchSettings) -> str:
 _TRACKERS: dict[tuple[str, str, str], MLflowTracker] = {}
 
 
-def _tracker(s: SearchSettings, search_id: str) -> MLflowTracker:
-    """The MLflow tracker of this search, with its parent run started (cached per process)."""
+def _tracker(s: SearchSettings, state: SearchState) -> MLflowTracker:
+    """The MLflow tracker of the search of `state`, with its parent run started (cached per
+    process). The parent run records the settings the search runs with: those pinned when it
+    started (`Strategy.for_state`)."""
     from components.tracking import MLflowTracker, Preprocessing, SearchSpec, resolve_tracking_uri
 
+    search_id = _search_id(s, state)
     uri = resolve_tracking_uri(s.tracking.tracking_uri)
     key = (uri, s.tracking.registry_name, search_id)
     if key in _TRACKERS:
@@ -162,7 +165,7 @@ def _tracker(s: SearchSettings, search_id: str) -> MLflowTracker:
             search_space=config.space,
             proxies=config.proxies,
             strategy=config.strategy,
-            settings=_strategy(s).settings(),
+            settings=_strategy(s).for_state(state).settings(),
         )
     )
     _TRACKERS[key] = tracker
@@ -205,7 +208,7 @@ def sample_candidates(settings: SettingsLike) -> list[str]:
         return []
     gen = np.random.default_rng([s.search.seed, state.round, len(state.history)])
     state.rng_state = dict(gen.bit_generator.state)
-    return strategy.candidates(state)
+    return strategy.for_state(state).candidates(state)
 
 
 def score_candidates(
@@ -306,7 +309,7 @@ def select_architectures(
             sub = {
                 k: np.asarray([float(v[i]) for i in keep], dtype=float) for k, v in scores.items()
             }
-            strategy.select(state, [pool[i] for i in keep], sub, config.batch_size)
+            strategy.for_state(state).select(state, [pool[i] for i in keep], sub, config.batch_size)
         chosen[:] = [p.to_json() for p in state.pending]
         return state.to_json()
 
@@ -347,7 +350,7 @@ def train_evaluate(
         if done.arch == arch:
             return done.to_json()
     proxies = {k: float(v) for k, v in (proxies or {}).items()}
-    tracker = _tracker(s, _search_id(s, state))
+    tracker = _tracker(s, state)
     recovered = _recover(tracker, arch, round, proxies)
     if recovered is not None:
         return recovered.to_json()
@@ -472,19 +475,19 @@ def update_surrogate(
         if doc is None:
             raise StateError(f"no search state at {s.state.uri}: nothing to update")
         state = SearchState.from_json(doc, expected=config)
-        added[:] = [len(strategy.tell(state, evals))]
+        added[:] = [len(strategy.for_state(state).tell(state, evals))]
         return state.to_json()
 
     doc = _store(s).update(apply)
     state = SearchState.from_json(doc, expected=config)
-    summary = _summary(strategy, state)
+    summary = _summary(strategy.for_state(state), state)
     summary["round"] = max((e.round for e in evals), default=max(state.round - 1, 0))
     summary["n_new"] = added[0] if added else 0
     best = state.best()
     if best is not None:
         from components.tracking import RoundRecord
 
-        tracker = _tracker(s, _search_id(s, state))
+        tracker = _tracker(s, state)
         tracker.log_round(
             RoundRecord(
                 round=summary["round"],
@@ -531,7 +534,7 @@ def search_summary(state: SearchState) -> dict[str, Any]:
     from optimizer.spaces.nb201 import NB201Space
     from optimizer.strategies import make_strategy
 
-    out = _summary(make_strategy(NB201Space(), state.config), state)
+    out = _summary(make_strategy(NB201Space(), state.config).for_state(state), state)
     test = {e.arch: e.metrics.get("test_acc") for e in state.observed()}
     out["best_test_acc"] = test.get(out["best_arch"])
     out["recommended_test_acc"] = test.get(out["recommended_arch"])
@@ -582,7 +585,7 @@ def ensure_champion(settings: SettingsLike) -> dict[str, Any] | None:
     state = load_state(s)
     if state is None:
         return None
-    tracker = _tracker(s, _search_id(s, state))
+    tracker = _tracker(s, state)
     info = _promote(s, tracker, state)
     if state.done:
         tracker.end_search("FINISHED")

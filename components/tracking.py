@@ -79,6 +79,10 @@ TAG_ROUND = "proxybo.round"
 TAG_CONFIG_FINGERPRINT = "proxybo.config_fingerprint"
 TAG_RECOMMENDED_ARCH = "proxybo.recommended_arch"
 TAG_RECOMMENDED_RUN = "proxybo.recommended_run_id"
+TAG_SETTINGS_CHANGED = "proxybo.settings_changed"
+"""Set on a resumed parent run whose recorded ``settings.*`` params differ from the settings the
+search goes on with (a state stored before settings were pinned, resumed by a version whose
+defaults differ): ``key: recorded -> now`` per setting. The params stay as recorded."""
 TAG_PARENT = "mlflow.parentRunId"
 
 METRIC_BEST = "best_so_far_val_accuracy"
@@ -117,8 +121,11 @@ class SearchSpec:
         strategy: ``proxybo``, ``bo``, ``rea``, ``random``, ...
         settings: the strategy's options with its defaults filled in (`Strategy.settings`),
             recorded as ``settings.*`` params so that a reader sees what ran, not only what was
-            set. Derived from the rest, so not part of the config fingerprint: a search resumed
-            by a later version keeps the params of its start and gains only new keys.
+            set. Derived from the rest, so not part of the config fingerprint. A search goes
+            on with the settings pinned in its state when it started (`Strategy.for_state`), so
+            a later version resumes it with the same values and adds only new keys; where they
+            differ anyway (a state from before pinning) the params stay as recorded and the
+            tag `TAG_SETTINGS_CHANGED` lists the differences.
     """
 
     search_id: str
@@ -568,12 +575,21 @@ class MLflowTracker:
             self.client.update_run(self.parent_run_id, status="RUNNING")
         from mlflow.entities import Param
 
-        new = [
-            Param(k, v)
-            for k, v in _flatten("settings", dict(spec.settings))
-            if k not in run.data.params
-        ]
+        settings = list(_flatten("settings", dict(spec.settings)))
+        new = [Param(k, v) for k, v in settings if k not in run.data.params]
         self._log_params_once(self.parent_run_id, new)
+        recorded = run.data.params
+        changed = [f"{k}: {recorded[k]} -> {v}" for k, v in settings if recorded.get(k, v) != v]
+        if changed:
+            # MLflow params cannot change; the tag says what the search goes on with.
+            text = "; ".join(changed)
+            _log.warning(
+                "search %s goes on with settings its parent run did not record at its start "
+                "(%s): its state was stored before settings were pinned to a search",
+                spec.search_id,
+                text,
+            )
+            self.client.set_tag(self.parent_run_id, TAG_SETTINGS_CHANGED, text[:_MAX_PARAM_CHARS])
         _log.info("resuming parent run %s of search %s", self.parent_run_id, spec.search_id)
         return self.parent_run_id
 

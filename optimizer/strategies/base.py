@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,11 @@ ProxyScores = Mapping[str, np.ndarray]
 
 ScoreFn = Callable[[Sequence[str]], dict[str, np.ndarray]]
 """Computes `ProxyScores` for a list of architectures."""
+
+PINNED_OPTIONS = "pinned_options"
+"""`SearchState.extras` key of the options a search started with, defaults filled in
+(`Strategy.effective_options`): a later version whose defaults differ resumes the search with
+these (`Strategy.for_state`)."""
 
 
 class Strategy(ABC):
@@ -44,13 +50,39 @@ class Strategy(ABC):
         with. `make_strategy` calls it, so bad options fail before anything runs or is stored."""
 
     def new_state(self) -> SearchState:
-        return SearchState(self.config)
+        """An empty state that pins this strategy's options, defaults filled in (`for_state`)."""
+        state = SearchState(self.config)
+        state.extras[PINNED_OPTIONS] = self.effective_options()
+        return state
 
     def settings(self) -> dict[str, Any]:
         """The options this strategy runs with, its defaults filled in: what a user reads in
         the tracking UI next to the options they set. JSON values; null where an option is off
         (or, for `refit_every`, adaptive)."""
         return dict(self.config.options)
+
+    def effective_options(self) -> dict[str, Any]:
+        """Options (JSON values) that make this strategy behave as it does now under any
+        version's defaults: the options set, with every default this strategy reads filled
+        in. `new_state` stores them in the state."""
+        return dict(self.config.options)
+
+    def for_state(self, state: SearchState) -> Strategy:
+        """This strategy as `state`'s search started: options the config leaves unset take
+        the values pinned when the search began (`new_state`), so a search resumed by a later
+        version whose defaults changed goes on as it started. Options the config sets are
+        part of its fingerprint and so already equal. A state stored before options were
+        pinned is pinned here, to this version's defaults (the caller saves the state)."""
+        pinned = state.extras.get(PINNED_OPTIONS)
+        if not isinstance(pinned, Mapping):
+            state.extras[PINNED_OPTIONS] = self.effective_options()
+            return self
+        options = {**pinned, **self.config.options}
+        if options == dict(self.config.options):
+            return self
+        strategy = type(self)(self.space, replace(self.config, options=options))
+        strategy.check_options()
+        return strategy
 
     # ----- the round -------------------------------------------------------------------------
     @abstractmethod

@@ -48,6 +48,9 @@ class RegularizedEvolution(Strategy):
     def settings(self) -> dict[str, Any]:
         return {**self.config.options, "population": self.population, "tournament": self.tournament}
 
+    def effective_options(self) -> dict[str, Any]:
+        return self.settings()  # every setting here is an option
+
     def _initial(self, state: SearchState, rng: np.random.Generator, n: int) -> list[str]:
         return self._unevaluated_sample(state, rng, n)
 

@@ -222,6 +222,17 @@ class BayesianOptimization(Strategy):
         _ = self.pool_size, self.local_phase, self.min_weight, self.cv_folds, self.n_boot
         _ = self.refit_every, self.fusion_rule
 
+    def effective_options(self) -> dict[str, Any]:
+        settings = self.settings()
+        out = {
+            k: v for k, v in settings.items() if k in self.option_names or k in self.config.options
+        }
+        if out["local_after"] is None:  # off: the phase's other options are not read
+            out = {k: v for k, v in out.items() if k not in ("local_top", "global_every")}
+        if "fusion" in self.option_names:
+            out["fusion"] = settings["proxy_fusion"]
+        return out
+
     def settings(self) -> dict[str, Any]:
         local_after, local_top, global_every = self.local_phase or (None, None, None)
         return {

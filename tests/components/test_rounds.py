@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -18,6 +19,8 @@ from components.runner import limit_torch_threads
 from components.state_store import open_store
 from optimizer.proxies.registry import REGISTRY, ProxySpec
 from optimizer.state import SearchState, StateError
+from optimizer.strategies import ProxyBOFeatures
+from optimizer.strategies.base import PINNED_OPTIONS
 
 FAILING = "test_fails_on_odd_convs"
 
@@ -116,6 +119,49 @@ def test_a_search_runs_round_by_round_and_reruns_are_harmless(
     assert parent.data.tags["proxybo.recommended_arch"] == summary["recommended_arch"]
     child = client.get_run(parent.data.tags["proxybo.recommended_run_id"])
     assert child.data.params["arch"] == summary["recommended_arch"]
+
+
+def _one_round(text: str) -> dict[str, Any]:
+    pool = rounds.sample_candidates(text)
+    batch = rounds.select_architectures(text, pool, rounds.score_candidates(text, pool))
+    return rounds.update_surrogate(text, [rounds.train_evaluate(text, **b) for b in batch])
+
+
+@pytest.mark.slow
+def test_a_search_resumed_by_a_version_with_other_defaults_keeps_its_settings(
+    settings: SearchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = settings.to_json()
+    _one_round(text)
+    client = mlflow.MlflowClient(settings.tracking.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (parent,) = client.search_runs(experiments, "tags.`proxybo.role` = 'search'")
+    assert parent.data.params["settings.proxy_fusion"] == "sample"
+
+    # A later version, in a new process: another default for a setting the user left unset.
+    monkeypatch.setattr(ProxyBOFeatures, "default_fusion", "rank")
+    rounds._TRACKERS.clear()
+    assert rounds._strategy(settings).settings()["proxy_fusion"] == "rank"
+    assert _one_round(text)["done"]
+    state = rounds.load_state(text)
+    assert state is not None and state.extras[PINNED_OPTIONS]["fusion"] == "sample"
+    assert rounds._strategy(settings).for_state(state).settings()["proxy_fusion"] == "sample"
+    parent = client.get_run(parent.info.run_id)
+    assert parent.data.params["settings.proxy_fusion"] == "sample"
+    assert "proxybo.settings_changed" not in parent.data.tags
+
+    # A state stored before settings were pinned goes on with this version's, and says so.
+    def unpin(doc: dict[str, Any] | None) -> dict[str, Any]:
+        assert doc is not None
+        del doc["extras"][PINNED_OPTIONS]
+        return doc
+
+    open_store(settings.state.uri).update(unpin)
+    rounds._TRACKERS.clear()
+    assert rounds.ensure_champion(text) is not None
+    parent = client.get_run(parent.info.run_id)
+    assert parent.data.params["settings.proxy_fusion"] == "sample"
+    assert parent.data.tags["proxybo.settings_changed"] == "settings.proxy_fusion: sample -> rank"
 
 
 def test_resuming_with_other_settings_fails_clearly(settings: SearchSettings) -> None:

@@ -152,6 +152,7 @@ def test_parent_run_records_the_search_and_is_found_again_on_resume(
     )
     assert client.get_run(parent.info.run_id).info.status == "RUNNING"
     assert client.get_run(parent.info.run_id).data.params["settings.kernel"] == "auto"
+    assert "proxybo.settings_changed" not in client.get_run(parent.info.run_id).data.tags
     parents = client.search_runs(
         [str(server_tracker.experiment_id)], "tags.`proxybo.role` = 'search'"
     )
@@ -161,6 +162,23 @@ def test_parent_run_records_the_search_and_is_found_again_on_resume(
         MLflowTracker(server_tracker.tracking_uri).start_search(
             spec(server_tracker.search_id, lr=0.5)
         )
+
+
+def test_a_resume_with_other_settings_keeps_the_recorded_params_and_tags_the_difference(
+    server_tracker: MLflowTracker,
+) -> None:
+    # A search stored before settings were pinned, resumed by a version with other defaults.
+    client = client_for(server_tracker)
+    run_id = str(server_tracker.parent_run_id)
+    resumed = MLflowTracker(server_tracker.tracking_uri, preprocessing=PRE)
+    now = {"n_init": 10, "noise_floor": 0.1, "fusion": "sample"}
+    assert resumed.start_search(spec(str(server_tracker.search_id), settings=now)) == run_id
+    run = client.get_run(run_id)
+    assert (run.data.params["settings.n_init"], run.data.params["settings.fusion"]) == (
+        "5",
+        "sample",
+    )
+    assert run.data.tags["proxybo.settings_changed"] == "settings.n_init: 5 -> 10"
 
 
 def test_params_another_step_logged_at_the_same_moment_count_as_logged(

@@ -519,7 +519,9 @@ def test_a_strategy_made_directly_checks_its_options_before_storing_anything(
         strategy="proxybo", space="tabular", proxies=("good",), budget=6, options={"n_boot": 0}
     )
     strat = STRATEGIES["proxybo"](space, config)  # not through make_strategy
-    state = strat.new_state()
+    with pytest.raises(ValueError, match="option n_boot must be a positive integer"):
+        strat.new_state()  # it pins the options, so it checks them
+    state = SearchState(config)  # a state made elsewhere
     before = json.dumps(state.to_json())
 
     def score(archs: Sequence[str]) -> dict[str, np.ndarray]:
