@@ -121,6 +121,16 @@ class SearchSection(_Section):
         "weighted rank sum) or none (expected improvement alone); unset: the strategy's default",
     )
 
+    proxy_floor: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="proxybo and proxybo-features under fusion sample: the least share of "
+        "picks that follow a proxy ordering the evaluated architectures better than chance "
+        f"(each such proxy as likely); unset: {ProxyBOFeatures.default_proxy_floor} for "
+        "proxybo-features, 0 for proxybo",
+    )
+
     @field_validator("fusion")
     @classmethod
     def _known_fusion(cls, v: str | None) -> str | None:
@@ -179,6 +189,18 @@ class SearchSection(_Section):
             raise ValueError(
                 f"fusion applies to {fusing}, not to {self.strategy!r}: "
                 "remove it or change the strategy"
+            )
+        cls = STRATEGIES[self.strategy]
+        if self.proxy_floor is not None and "proxy_floor" not in cls.option_names:
+            raise ValueError(
+                f"proxy_floor applies to proxybo and proxybo-features, not to {self.strategy!r}: "
+                "remove it or change the strategy"
+            )
+        rule = self.fusion or getattr(cls, "default_fusion", None)
+        if self.proxy_floor and rule != "sample":
+            raise ValueError(
+                f"proxy_floor applies under fusion sample, and {self.strategy} runs with fusion "
+                f"{rule}: remove proxy_floor or set fusion: sample"
             )
         return self
 
@@ -335,6 +357,8 @@ class SearchSettings(_Section):
                     if s.fusion is None
                     else {"fusion": s.fusion if s.fusion != "none" else False}
                 ),
+                # And the proxies' floor only when set.
+                **({} if s.proxy_floor is None else {"proxy_floor": s.proxy_floor}),
                 "network": self.network.model_dump(),
                 "data": self.data.model_dump(),
                 "training": self.training.model_dump(exclude={"device"}),

@@ -36,6 +36,9 @@ class Strategy(ABC):
     name: str = ""
     uses_proxies: bool = False
     """Whether `select` looks at proxy scores (otherwise callers may skip computing them)."""
+    legacy_options: Mapping[str, Any] = {}
+    """Values of options added after searches began to be pinned (`for_state`) that give the
+    behaviour from before each option existed, for a state pinned without them."""
     option_names: tuple[str, ...] = ()
     """The keys of `SearchConfig.options` this strategy reads. The options may hold other keys
     (the main job keeps its training settings there, in the fingerprint); a caller that takes
@@ -71,13 +74,15 @@ class Strategy(ABC):
         """This strategy as `state`'s search started: options the config leaves unset take
         the values pinned when the search began (`new_state`), so a search resumed by a later
         version whose defaults changed goes on as it started. Options the config sets are
-        part of its fingerprint and so already equal. A state stored before options were
-        pinned is pinned here, to this version's defaults (the caller saves the state)."""
+        part of its fingerprint and so already equal; options added since the state was pinned
+        take their `legacy_options` values. A state stored before options were pinned is
+        pinned here, to this version's defaults (the caller saves the state)."""
         pinned = state.extras.get(PINNED_OPTIONS)
         if not isinstance(pinned, Mapping):
             state.extras[PINNED_OPTIONS] = self.effective_options()
             return self
-        options = {**pinned, **self.config.options}
+        legacy = {k: v for k, v in self.legacy_options.items() if k in self.option_names}
+        options = {**legacy, **pinned, **self.config.options}
         if options == dict(self.config.options):
             return self
         strategy = type(self)(self.space, replace(self.config, options=options))

@@ -63,6 +63,19 @@ def test_yaml_file_with_overrides(tmp_path: Path) -> None:
             ["fusion applies to proxybo and proxybo-features, not to 'bo'"],
         ),
         ({"search": {"noise_floor": -0.1}}, ["search.noise_floor", "greater than or equal to 0"]),
+        ({"search": {"proxy_floor": 1.5}}, ["search.proxy_floor", "less than or equal to 1"]),
+        (
+            {"search": {"strategy": "bo", "proxy_floor": 0.2}},
+            ["proxy_floor applies to proxybo and proxybo-features, not to 'bo'"],
+        ),
+        (
+            {"search": {"strategy": "proxybo", "proxy_floor": 0.2}},
+            ["proxybo runs with fusion rank", "set fusion: sample"],
+        ),
+        (
+            {"search": {"proxy_floor": 0.2, "fusion": "none"}},
+            ["runs with fusion none", "remove proxy_floor"],
+        ),
         ({"data": {"dataset": "imagenet"}}, ["data.dataset", "unknown dataset 'imagenet'"]),
         ({"tracking": {"search_id": "a b"}}, ["tracking.search_id"]),
     ],
@@ -107,6 +120,7 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         ("search.local_phase", False),
         ("search.noise_floor", 0.3),
         ("search.fusion", "sample"),
+        ("search.proxy_floor", 0.3),
     ]:
         assert base.with_overrides({key: value}).search_config().fingerprint() != fp, key
     # The default kernel stays out of the options, so searches stored before the setting
@@ -134,6 +148,11 @@ def test_fingerprint_follows_what_defines_the_search() -> None:
         config = base.with_overrides({"search.fusion": value}).search_config()
         assert config.options["fusion"] == option
         assert make_strategy(NB201Space(), config).settings()["proxy_fusion"] == rule
+    # And the proxies' floor: the strategy's own (0.2 under its sampled rule) unless set.
+    assert "proxy_floor" not in base.search_config().options
+    assert make_strategy(NB201Space(), base.search_config()).settings()["proxy_floor"] == 0.2
+    floored = base.with_overrides({"search.proxy_floor": 0.5}).search_config()
+    assert make_strategy(NB201Space(), floored).settings()["proxy_floor"] == 0.5
     off = base.with_overrides({"search.local_phase": False}).search_config()
     assert off.options["local_after"] is None
     space = NB201Space()

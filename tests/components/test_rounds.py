@@ -161,7 +161,9 @@ def test_a_search_resumed_by_a_version_with_other_defaults_keeps_its_settings(
     assert rounds.ensure_champion(text) is not None
     parent = client.get_run(parent.info.run_id)
     assert parent.data.params["settings.proxy_fusion"] == "sample"
-    assert parent.data.tags["proxybo.settings_changed"] == "settings.proxy_fusion: sample -> rank"
+    assert parent.data.tags["proxybo.settings_changed"] == (
+        "settings.proxy_fusion: sample -> rank; settings.proxy_floor: 0.2 -> 0.0"
+    )
 
 
 def test_resuming_with_other_settings_fails_clearly(settings: SearchSettings) -> None:

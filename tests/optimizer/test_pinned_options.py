@@ -100,3 +100,14 @@ def test_a_state_stored_before_options_were_pinned_takes_this_versions_defaults(
     old = SearchState.from_json(doc)
     assert strat.for_state(old) is strat
     assert old.extras[PINNED_OPTIONS] == strat.effective_options()
+
+
+def test_an_option_added_after_a_state_was_pinned_keeps_the_behaviour_of_before(
+    small_table: Table,
+) -> None:
+    space = TabularSpace.from_table(small_table)
+    strat = make_strategy(space, _config("proxybo-features"))
+    assert strat.settings()["proxy_floor"] == 0.2
+    state = strat.new_state()
+    del state.extras[PINNED_OPTIONS]["proxy_floor"]  # pinned before the option existed
+    assert strat.for_state(state).settings()["proxy_floor"] == 0.0

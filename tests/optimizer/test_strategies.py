@@ -689,6 +689,55 @@ def test_sample_rule_draws_scorers_with_the_weights_and_replays_them(small_table
     assert len(set(batch)) == 4
 
 
+def test_proxy_floor_gives_proxies_that_order_better_than_chance_a_share_of_the_picks(
+    small_table: Table,
+) -> None:
+    weights = {"gp": 1.0, "noise": 0.0}  # the GP holds all the weight
+    strat, state, pool, scores, log_ei = _sample_rule_setup(small_table, weights)
+    assert strat.proxy_floor == 0.0  # ProxyBO's default, also under "sample"
+
+    def with_floor(floor: float) -> BayesianOptimization:
+        options = {**strat.config.options, "proxy_floor": floor}
+        out = make_strategy(strat.space, replace(strat.config, options=options))
+        assert isinstance(out, BayesianOptimization)
+        return out
+
+    def share(floored: BayesianOptimization, accuracy: float) -> float:
+        last = state.reliability[-1]
+        state.reliability[-1] = replace(last, reliability={"gp": 0.9, "noise": accuracy})
+        draws = floored._scorer_draws(state, weights)
+        return Counter(next(draws) for _ in range(4000))["noise"] / 4000
+
+    assert abs(share(with_floor(0.3), 0.6) - 0.3) < 0.03
+    assert share(with_floor(0.3), 0.4) == 0.0, "a proxy that orders worse than chance: no floor"
+    assert share(with_floor(0.0), 0.6) == 0.0
+    assert share(with_floor(1.0), 0.6) == 1.0
+    # with a floor of 1 every pick follows the proxy
+    assert with_floor(1.0)._choose(state, pool, scores, 1) == [int(np.argmax(scores["noise"]))]
+    assert strat._choose(state, pool, scores, 1) == [int(np.argmax(log_ei))]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"proxy_floor": 1.5}, r"option proxy_floor must be a number in \[0, 1\]"),
+        ({"proxy_floor": "0.2"}, r"option proxy_floor must be a number in \[0, 1\]"),
+        ({"proxy_floor": 0.2}, "applies to fusion 'sample' only, and fusion is 'rank'"),
+        ({"proxy_floor": 0.2, "fusion": False}, "and fusion is False"),
+    ],
+)
+def test_bad_proxy_floor_fails_when_the_strategy_is_made(
+    small_table: Table, options: dict, message: str
+) -> None:
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(strategy="proxybo", space="tabular", proxies=("good",), options=options)
+    with pytest.raises(ValueError, match=message):
+        make_strategy(space, config)
+    # the default's floor is for its own rule: under the rank sum it is 0, not an error
+    rank = replace(config, strategy="proxybo-features", options={"fusion": "rank"})
+    assert make_strategy(space, rank).settings()["proxy_floor"] == 0.0
+
+
 def test_a_proxy_pick_puts_undefined_scores_last_but_before_the_picks_made() -> None:
     key = _best_first(np.array([1.0, np.nan, 3.0]))
     key[2] = np.inf  # already picked in this batch, and the GP rates it highest
@@ -742,6 +791,8 @@ def test_settings_show_the_defaults_that_run(small_table: Table) -> None:
     assert default["n_init"] == 5 and default["kernel"] == "auto"
     assert default["noise_floor"] == 0.1 and default["local_after"] == 30
     assert default["global_every"] == 4 and default["proxy_features"] is True
+    assert default["proxy_floor"] == 0.2 and settings("proxybo")["proxy_floor"] == 0.0
+    assert "proxy_floor" not in settings("bo")
     bo = settings("bo")
     assert bo["local_after"] is None and bo["global_every"] is None  # no local phase
     assert bo["proxy_fusion"] is False and bo["n_init"] == 5
