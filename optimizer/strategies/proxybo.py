@@ -84,8 +84,8 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   that misleads on this task) gets no floor. Measured over 60 seeds (benchmarks/README.md,
   "A floor for the proxies"): 0.2 takes the default on ImageNet16-120 from 63 to 51
   evaluations (0.1: 64; 0.3: 50), leaves CIFAR-10 level (42 against 41; 0.3: 46) and takes
-  it with every proxy negated from 73 to 68 (plain BO: 74; 0.3: 84). Options pinned before this option existed
-  (`for_state`) keep 0.
+  it with every proxy negated from 73 to 68 (plain BO: 74; 0.3: 84). Options pinned before
+  this option existed (`for_state`) keep 0.
 - `min_weight` (0: the published fusion): scorers whose weight is below it are left out of the
   rank fusion (an experiment, see benchmarks/README.md).
 - `cv_folds` (5, at least 2), `n_boot` (200): reliability measurement; `refit_every`: refit the GP
