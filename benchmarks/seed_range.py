@@ -18,6 +18,14 @@ the end. `score --at 10,20,55` also prints the mean best-so-far at those evaluat
 its 80% seed-bootstrap interval (how budgets too small to reach the target are compared). A method
 with `batch_size=Q` (Q architectures per round) also gets the rounds to the target.
 
+    python benchmarks/seed_range.py paired --target 91.58615 [--against bo] RUNS.json [...]
+
+`paired` sets every method of the records against one (`bo` unless `--against` names another)
+over the seeds both have, resampling the same seeds for both: the share of resamples in which
+the method's mean reaches the target first, tied or behind, and the 80% interval of the
+difference in evaluations. Two methods run on the same seeds share their luck in the draw of
+seeds, so this can be one-sided where `score`'s separate intervals overlap.
+
     python benchmarks/seed_range.py compare A.json B.json [--pair LABEL_IN_A=LABEL_IN_B]
 
 `compare` prints, per method in both files, how many seeds have the same best-so-far curve
@@ -43,6 +51,7 @@ from proxybo.benchmark import (
     init_worker,
     mean_best_interval,
     method_batch_size,
+    paired_by_seed,
     rounds_to_target,
     run_job,
     run_record,
@@ -108,6 +117,50 @@ def score(args: argparse.Namespace) -> None:
             test_mean = np.array([tests[seed][:budget] for seed in runs]).mean(axis=0)
             at55 = f"{test_mean[54]:.4f} at 55, " if budget >= 55 else ""
             print(f"  mean test_acc of {label}: {at55}{test_mean[-1]:.4f} at {budget}")
+
+
+def paired(args: argparse.Namespace) -> None:
+    """Every method of the records against `--against`, over the seeds both have: how often a
+    seed resample that draws the same seeds for both has the method reach the target first."""
+    runs = curves_by_method(args.runs, "best_so_far")
+    if args.against not in runs:
+        sys.exit(f"no records of {args.against!r} in these files; they hold {sorted(runs)}")
+    base = runs[args.against]
+    for method, curves in runs.items():
+        if method == args.against:
+            continue
+        cmp = paired_by_seed(curves, base, args.target)
+        if cmp is None:
+            print(f"{method}: no seed in common with {args.against}")
+            continue
+        seeds, budget = sorted(set(curves) & set(base)), cmp.budget
+        ea, eb = (
+            first_reaching(np.mean([c[s][:budget] for s in seeds], axis=0), args.target)
+            for c in (curves, base)
+        )
+        lo, hi = cmp.difference
+        line = (
+            f"{method} against {args.against}: {cmp.seeds} seeds in both, evals to target "
+            f"{ea or 'never'} against {eb or 'never'}; first in {_share(cmp.first_ahead)} of "
+            f"seed resamples, tied in {_share(cmp.tied)}, behind in {_share(cmp.second_ahead)}; "
+            f"difference (80%) {lo} to {hi}"
+        )
+        if cmp.never_share:
+            line += (
+                f" (at least one never reaches it within {budget} in "
+                f"{_share(cmp.never_share)}: counted at {budget + 1})"
+            )
+        print(line)
+
+
+def _share(x: float) -> str:
+    """A share as a whole percentage, without rounding a rare case to 0% or a near-sure one
+    to 100%."""
+    if 0 < x < 0.005:
+        return "<1%"
+    if 0.995 < x < 1:
+        return ">99%"
+    return f"{x:.0%}"
 
 
 def parted_at(a: list[float], b: list[float]) -> int | None:
@@ -207,6 +260,11 @@ def main() -> None:
         help="comma-separated evaluations at which to print the mean best, e.g. 10,20,55",
     )
     s.set_defaults(func=score)
+    d = sub.add_parser("paired", help="each method against one, seeds resampled together for both")
+    d.add_argument("runs", nargs="+")
+    d.add_argument("--target", type=float, required=True)
+    d.add_argument("--against", default="bo", help="the method every other is set against")
+    d.set_defaults(func=paired)
     c = sub.add_parser("compare", help="where two files' best-so-far curves part, per seed")
     c.add_argument("first")
     c.add_argument("second")

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,6 +346,75 @@ def first_reaching(mean: np.ndarray, target: float) -> int | None:
     return int(hit[0]) + 1 if hit.size else None
 
 
+def _resampled_firsts(curves: np.ndarray, target: float, seed: int) -> np.ndarray:
+    """`first_reaching` of each of `_resampled_means(curves, seed)`, with `budget + 1` where a
+    resampled mean never reaches `target`, `INTERVAL_RESAMPLES`."""
+    reached = _resampled_means(curves, seed) >= target - 1e-9
+    return np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, curves.shape[1] + 1)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two methods' evaluations to target over the same seeds, resampled together."""
+
+    first_ahead: float
+    """Share of seed resamples in which the first method's mean reaches the target earlier."""
+    tied: float
+    """Share in which both reach it at the same evaluation, or neither within the budget."""
+    difference: tuple[int, int]
+    """Central interval of the first's evaluations to target minus the second's; a resample
+    in which one never reaches the target counts it at the budget plus one."""
+    never_share: float
+    """Share of resamples in which at least one of the two never reaches the target."""
+    seeds: int
+    """How many seeds the two share."""
+    budget: int
+    """The evaluations compared: the shortest of the two methods' curves."""
+
+    @property
+    def second_ahead(self) -> float:
+        return 1.0 - self.first_ahead - self.tied
+
+
+def paired_evals_to_target(
+    first: np.ndarray, second: np.ndarray, target: float, *, level: float = 0.8, seed: int = 0
+) -> PairedComparison:
+    """How surely `first` reaches `target` in fewer evaluations than `second`: both are
+    `seeds x budget` best-so-far curves whose rows are the same seeds in the same order, and
+    every resample draws the same seeds for both (a paired seed bootstrap). Where the two
+    methods' unpaired intervals overlap, their paired difference can still be one-sided."""
+    if first.shape != second.shape:
+        raise ValueError(
+            f"paired curves need the same seeds and budget, got {first.shape} and {second.shape}"
+        )
+    # the same seed and seed count draw the same resamples for both
+    a, b = (_resampled_firsts(c, target, seed) for c in (first, second))
+    lo, hi = np.quantile(a - b, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    never = first.shape[1] + 1
+    return PairedComparison(
+        first_ahead=float(np.mean(a < b)),
+        tied=float(np.mean(a == b)),
+        difference=(int(lo), int(hi)),
+        never_share=float(np.mean((a == never) | (b == never))),
+        seeds=first.shape[0],
+        budget=first.shape[1],
+    )
+
+
+def paired_by_seed(
+    curves: Mapping[int, Sequence[float]], base: Mapping[int, Sequence[float]], target: float
+) -> PairedComparison | None:
+    """`paired_evals_to_target` of two methods' best-so-far curves by seed, over the seeds
+    both have and the evaluations every one of those curves has; None where no seed is in
+    both."""
+    seeds = sorted(set(curves) & set(base))
+    if not seeds:
+        return None
+    budget = min(len(c[s]) for c in (curves, base) for s in seeds)
+    first, second = (np.array([c[s][:budget] for s in seeds], dtype=float) for c in (curves, base))
+    return paired_evals_to_target(first, second, target)
+
+
 def evals_to_target_interval(
     curves: np.ndarray, target: float, *, level: float = 0.8, seed: int = 0
 ) -> list[int | None]:
@@ -353,10 +422,10 @@ def evals_to_target_interval(
     `first_reaching` over means of `curves` (`seeds x budget`) with the seeds resampled with
     replacement. An end is None where that share of resamples never reaches the target within
     the budget. With 30 seeds the mean curve crosses the target slowly, so a difference between
-    methods smaller than this interval is not a finding."""
+    methods smaller than this interval is not a finding on its own; two methods run on the same
+    seeds are compared more closely by `paired_evals_to_target`."""
     budget = curves.shape[1]
-    reached = _resampled_means(curves, seed) >= target - 1e-9
-    first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, budget + 1)
+    first = _resampled_firsts(curves, target, seed)
     lo, hi = np.quantile(first, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return [int(v) if v <= budget else None for v in (lo, hi)]
 
@@ -463,7 +532,31 @@ def summarize(
             "final_best_mean": float(mean[-1]),
             "proxy_seconds_per_arch": proxy_seconds,
         }
+    if "bo" in by_method:  # the same GP and pool without proxies: what the proxies add
+        for method, m in out["methods"].items():
+            m["against_bo"] = (
+                None if method == "bo" else against(by_method[method], by_method["bo"], target)
+            )
     return out
+
+
+def against(
+    runs: Sequence[RunResult], other: Sequence[RunResult], target: float
+) -> dict[str, Any] | None:
+    """`paired_by_seed` of `runs` against `other`, as JSON; None where they share no seed."""
+    cmp = paired_by_seed(
+        {r.seed: r.best_so_far for r in runs}, {r.seed: r.best_so_far for r in other}, target
+    )
+    if cmp is None:
+        return None
+    return {
+        "seeds": cmp.seeds,
+        "budget": cmp.budget,
+        "first_ahead": cmp.first_ahead,
+        "tied": cmp.tied,
+        "behind": cmp.second_ahead,
+        "difference_interval": list(cmp.difference),
+    }
 
 
 def plot_curves(

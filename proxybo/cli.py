@@ -88,4 +88,11 @@ def benchmark(
             f"test_recommended={m['mean_test_of_recommended'][-1]:.3f} "
             f"ask_median={m['ask_seconds_median'] or 0:.3f}s"
         )
+        if vs := m.get("against_bo"):
+            lo, hi = vs["difference_interval"]
+            typer.echo(
+                f"{'':18s} against bo on the same seeds: reaches the target first in "
+                f"{vs['first_ahead']:.0%} of seed resamples, behind in {vs['behind']:.0%}; "
+                f"evaluations minus bo's (80%) {lo} to {hi}"
+            )
     typer.echo(f"wrote {out}/summary.json and {out}/curves.png")

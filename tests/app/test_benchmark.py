@@ -19,6 +19,7 @@ from proxybo.benchmark import (
     evals_to_target_interval,
     first_reaching,
     method_batch_size,
+    paired_evals_to_target,
     parse_method,
     run_method,
     weights_plot_name,
@@ -126,6 +127,20 @@ def test_benchmark_writes_the_summary_and_plots(table_csv: Path, tmp_path: Path)
     assert f"test target (rea mean test_acc of its best at 20): {summary['test_target']:.4f}" in (
         result.output
     )
+    # each method against bo over the same seeds, as the issue's "fewer evaluations than bo"
+    assert summary["methods"]["bo"]["against_bo"] is None
+    bo_curves = np.array([r["best_so_far"] for r in runs if r["method"] == "bo"])
+    for name, m in summary["methods"].items():
+        if name == "bo":
+            continue
+        vs = m["against_bo"]
+        assert vs["seeds"] == 2 and vs["budget"] == 12  # rea's curves are cut to bo's budget
+        curves = np.array([r["best_so_far"][:12] for r in runs if r["method"] == name])
+        cmp = paired_evals_to_target(curves, bo_curves, summary["target"])
+        assert vs["first_ahead"] == cmp.first_ahead and vs["behind"] == cmp.second_ahead
+        assert vs["first_ahead"] + vs["tied"] + vs["behind"] == pytest.approx(1.0)
+        assert vs["difference_interval"] == list(cmp.difference)
+    assert result.output.count("against bo on the same seeds: reaches the target first in") == 5
 
 
 def test_every_method_runs_on_a_space_that_is_not_nb201(tmp_path: Path) -> None:
@@ -258,6 +273,39 @@ def test_evals_to_target_interval_resamples_seeds() -> None:
     assert evals_to_target_interval(stuck, 0.7) == [8, None]
 
 
+def _step_curves(reach_at: list[int], budget: int = 12) -> np.ndarray:
+    """One curve per seed: 0 until evaluation `reach_at[i]` (1-based), 1 from there."""
+    return np.array([np.where(np.arange(1, budget + 1) >= t, 1.0, 0.0) for t in reach_at])
+
+
+def test_paired_comparison_sees_a_lead_that_separate_intervals_do_not() -> None:
+    # Each seed's luck spreads its evaluations to target from 2 to 9; the second method takes
+    # one more than the first on every seed.
+    luck = [2, 3, 4, 5, 6, 7, 8, 9] * 4
+    first, second = _step_curves(luck), _step_curves([t + 1 for t in luck])
+    _, hi_a = evals_to_target_interval(first, 0.5)
+    lo_b, _ = evals_to_target_interval(second, 0.5)
+    assert lo_b is not None and hi_a is not None and lo_b <= hi_a  # the intervals overlap
+    cmp = paired_evals_to_target(first, second, 0.5)
+    assert cmp.first_ahead == 1.0 and cmp.tied == 0.0 and cmp.second_ahead == 0.0
+    assert cmp.difference == (-1, -1) and cmp.never_share == 0.0
+    # the other way round, and against itself
+    back = paired_evals_to_target(second, first, 0.5)
+    assert back.first_ahead == 0.0 and back.second_ahead == 1.0 and back.difference == (1, 1)
+    same = paired_evals_to_target(first, first, 0.5)
+    assert same.tied == 1.0 and same.difference == (0, 0)
+
+
+def test_paired_comparison_counts_never_at_the_budget_plus_one() -> None:
+    reached, stuck = _step_curves([3] * 10), np.zeros((10, 12))
+    cmp = paired_evals_to_target(reached, stuck, 0.5)
+    assert cmp.first_ahead == 1.0 and cmp.never_share == 1.0 and cmp.difference == (-10, -10)
+    neither = paired_evals_to_target(stuck, stuck, 0.5)
+    assert neither.tied == 1.0 and neither.never_share == 1.0
+    with pytest.raises(ValueError, match="same seeds and budget"):
+        paired_evals_to_target(reached, reached[:5], 0.5)
+
+
 def test_weight_plot_names_are_plain_file_names() -> None:
     assert weights_plot_name("proxybo") == "weights_proxybo_seed0.png"
     name = weights_plot_name("proxybo:min_weight=0.05;local_after=30")
@@ -316,3 +364,6 @@ def test_the_summary_gives_rounds_to_the_target_for_a_batch(
     bo = summary["methods"]["bo:batch_size=3"]
     assert bo["evals_to_target"] is not None  # a GP finds REA's best of 20 within 30
     assert f"rounds={bo['rounds_to_target']}" in r.output
+    # no plain `bo` in the run: nothing to set the methods against
+    assert all("against_bo" not in m for m in summary["methods"].values())
+    assert "against bo" not in r.output

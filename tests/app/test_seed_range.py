@@ -137,3 +137,41 @@ def test_compare_pairs_labels_and_refuses_files_with_no_method_in_common(tmp_pat
 
     out = compare(*files, "--pair", "x")
     assert out.returncode == 2 and "LABEL_IN_FIRST=LABEL_IN_SECOND" in out.stderr
+
+
+def paired(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "paired", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_paired_sets_every_method_against_bo_over_the_seeds_both_have(tmp_path: Path) -> None:
+    def curve(reach_at: int) -> list[float]:
+        return [1.0 if n >= reach_at else 0.0 for n in range(1, 11)]
+
+    luck = {0: 2, 1: 4, 2: 6, 3: 8}
+    records = [{"method": "bo", "seed": s, "best_so_far": curve(t + 1)} for s, t in luck.items()]
+    records += [{"method": "fast", "seed": s, "best_so_far": curve(t)} for s, t in luck.items()]
+    records += [{"method": "stuck", "seed": s, "best_so_far": [0.0] * 10} for s in (0, 1, 9)]
+    records += [{"method": "elsewhere", "seed": 7, "best_so_far": curve(1)}]
+    (tmp_path / "r.json").write_text(json.dumps(records))
+
+    out = paired("--target", "0.5", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "fast against bo: 4 seeds in both, evals to target 4 against 5; first in 100% of seed "
+        "resamples, tied in 0%, behind in 0%; difference (80%) -1 to -1",
+        # seeds 0 and 1 only; bo reaches 0.5 at 3, or at 5 in the quarter of resamples that
+        # draw seed 1 twice
+        "stuck against bo: 2 seeds in both, evals to target never against 3; first in 0% of "
+        "seed resamples, tied in 0%, behind in 100%; difference (80%) 6 to 8 (at least one "
+        "never reaches it within 10 in 100%: counted at 11)",
+        "elsewhere: no seed in common with bo",
+    ]
+
+    out = paired("--target", "0.5", "--against", "fast", str(tmp_path / "r.json"))
+    assert out.stdout.splitlines()[0].startswith("bo against fast: 4 seeds in both")
+
+    out = paired("--target", "0.5", "--against", "rea", str(tmp_path / "r.json"))
+    assert out.returncode == 1
+    assert "no records of 'rea'" in out.stderr and "'fast'" in out.stderr
