@@ -23,8 +23,9 @@ with `batch_size=Q` (Q architectures per round) also gets the rounds to the targ
 `paired` sets every method of the records against one (`bo` unless `--against` names another)
 over the seeds both have, resampling the same seeds for both: the share of resamples in which
 the method's mean reaches the target first, tied or behind, and the 80% interval of the
-difference in evaluations. Two methods run on the same seeds share their luck in the draw of
-seeds, so this can be one-sided where `score`'s separate intervals overlap.
+difference in evaluations: how often one is ahead, which `score`'s two separate intervals do
+not say where they overlap. Where a seed's runs of the two methods are alike (the same design)
+the pairing also narrows the difference; ProxyBO's and BO's designs differ from the first pick.
 
     python benchmarks/seed_range.py compare A.json B.json [--pair LABEL_IN_A=LABEL_IN_B]
 

@@ -381,8 +381,11 @@ def paired_evals_to_target(
 ) -> PairedComparison:
     """How surely `first` reaches `target` in fewer evaluations than `second`: both are
     `seeds x budget` best-so-far curves whose rows are the same seeds in the same order, and
-    every resample draws the same seeds for both (a paired seed bootstrap). Where the two
-    methods' unpaired intervals overlap, their paired difference can still be one-sided."""
+    every resample draws the same seeds for both (a paired seed bootstrap). Two separate
+    intervals that overlap do not say how often one method is ahead; this does. Where a seed's
+    runs of the two methods are alike (the same design, as for `bo` with two kernels) the
+    pairing also narrows the difference; where they differ from the first pick (ProxyBO breaks
+    its design's ties by the proxies, BO at random) it is as wide as resampling each alone."""
     if first.shape != second.shape:
         raise ValueError(
             f"paired curves need the same seeds and budget, got {first.shape} and {second.shape}"
@@ -422,8 +425,8 @@ def evals_to_target_interval(
     `first_reaching` over means of `curves` (`seeds x budget`) with the seeds resampled with
     replacement. An end is None where that share of resamples never reaches the target within
     the budget. With 30 seeds the mean curve crosses the target slowly, so a difference between
-    methods smaller than this interval is not a finding on its own; two methods run on the same
-    seeds are compared more closely by `paired_evals_to_target`."""
+    methods smaller than this interval is not a finding on its own; `paired_evals_to_target`
+    says how often one method is ahead of another."""
     budget = curves.shape[1]
     first = _resampled_firsts(curves, target, seed)
     lo, hi = np.quantile(first, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
