@@ -49,6 +49,7 @@ from proxybo.benchmark import (
     evals_to_target_interval,
     first_reaching,
     format_interval,
+    format_share,
     init_worker,
     mean_best_interval,
     method_batch_size,
@@ -134,34 +135,20 @@ def paired(args: argparse.Namespace) -> None:
         if cmp is None:
             print(f"{method}: no seed in common with {args.against}")
             continue
-        seeds, budget = sorted(set(curves) & set(base)), cmp.budget
-        ea, eb = (
-            first_reaching(np.mean([c[s][:budget] for s in seeds], axis=0), args.target)
-            for c in (curves, base)
-        )
+        ea, eb = cmp.evals
         lo, hi = cmp.difference
         line = (
             f"{method} against {args.against}: {cmp.seeds} seeds in both, evals to target "
-            f"{ea or 'never'} against {eb or 'never'}; first in {_share(cmp.first_ahead)} of "
-            f"seed resamples, tied in {_share(cmp.tied)}, behind in {_share(cmp.second_ahead)}; "
-            f"difference (80%) {lo} to {hi}"
+            f"{ea or 'never'} against {eb or 'never'}; first in {format_share(cmp.first_ahead)} "
+            f"of seed resamples, tied in {format_share(cmp.tied)}, behind in "
+            f"{format_share(cmp.second_ahead)}; difference (80%) {lo} to {hi}"
         )
         if cmp.never_share:
             line += (
-                f" (at least one never reaches it within {budget} in "
-                f"{_share(cmp.never_share)}: counted at {budget + 1})"
+                f" (at least one never reaches it within {cmp.budget} in "
+                f"{format_share(cmp.never_share)}: counted at {cmp.budget + 1})"
             )
         print(line)
-
-
-def _share(x: float) -> str:
-    """A share as a whole percentage, without rounding a rare case to 0% or a near-sure one
-    to 100%."""
-    if 0 < x < 0.005:
-        return "<1%"
-    if 0.995 < x < 1:
-        return ">99%"
-    return f"{x:.0%}"
 
 
 def parted_at(a: list[float], b: list[float]) -> int | None:

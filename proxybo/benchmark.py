@@ -370,6 +370,8 @@ class PairedComparison:
     """How many seeds the two share."""
     budget: int
     """The evaluations compared: the shortest of the two methods' curves."""
+    evals: tuple[int | None, int | None]
+    """Each method's evaluations to target over all the seeds (None: not within the budget)."""
 
     @property
     def second_ahead(self) -> float:
@@ -401,6 +403,10 @@ def paired_evals_to_target(
         never_share=float(np.mean((a == never) | (b == never))),
         seeds=first.shape[0],
         budget=first.shape[1],
+        evals=(
+            first_reaching(first.mean(axis=0), target),
+            first_reaching(second.mean(axis=0), target),
+        ),
     )
 
 
@@ -444,6 +450,16 @@ def mean_best_interval(
     means = _resampled_means(curves, seed)[:, [p - 1 for p in points]]
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+
+
+def format_share(x: float) -> str:
+    """A share as a whole percentage, without rounding a rare case to 0% or a near-sure one
+    to 100%."""
+    if 0 < x < 0.005:
+        return "<1%"
+    if 0.995 < x < 1:
+        return ">99%"
+    return f"{x:.0%}"
 
 
 def format_interval(interval: Sequence[int | None]) -> str:

@@ -56,7 +56,7 @@ def benchmark(
     ),
 ) -> None:
     """Compare search strategies on a tabular benchmark; writes summary.json and curves.png."""
-    from proxybo.benchmark import format_interval, run_benchmark
+    from proxybo.benchmark import format_interval, format_share, run_benchmark
 
     try:
         summary = run_benchmark(
@@ -92,7 +92,8 @@ def benchmark(
             lo, hi = vs["difference_interval"]
             typer.echo(
                 f"{'':18s} against bo on the same seeds: reaches the target first in "
-                f"{vs['first_ahead']:.0%} of seed resamples, behind in {vs['behind']:.0%}; "
+                f"{format_share(vs['first_ahead'])} of seed resamples, behind in "
+                f"{format_share(vs['behind'])}; "
                 f"evaluations minus bo's (80%) {lo} to {hi}"
             )
     typer.echo(f"wrote {out}/summary.json and {out}/curves.png")

@@ -18,6 +18,7 @@ from proxybo.benchmark import (
     deployed_test_curve,
     evals_to_target_interval,
     first_reaching,
+    format_share,
     method_batch_size,
     paired_evals_to_target,
     parse_method,
@@ -289,6 +290,7 @@ def test_paired_comparison_sees_a_lead_that_separate_intervals_do_not() -> None:
     cmp = paired_evals_to_target(first, second, 0.5)
     assert cmp.first_ahead == 1.0 and cmp.tied == 0.0 and cmp.second_ahead == 0.0
     assert cmp.difference == (-1, -1) and cmp.never_share == 0.0
+    assert cmp.evals == (first_reaching(first.mean(axis=0), 0.5), 6) == (5, 6)
     # the other way round, and against itself
     back = paired_evals_to_target(second, first, 0.5)
     assert back.first_ahead == 0.0 and back.second_ahead == 1.0 and back.difference == (1, 1)
@@ -300,10 +302,23 @@ def test_paired_comparison_counts_never_at_the_budget_plus_one() -> None:
     reached, stuck = _step_curves([3] * 10), np.zeros((10, 12))
     cmp = paired_evals_to_target(reached, stuck, 0.5)
     assert cmp.first_ahead == 1.0 and cmp.never_share == 1.0 and cmp.difference == (-10, -10)
+    assert cmp.evals == (3, None) and (cmp.seeds, cmp.budget) == (10, 12)
     neither = paired_evals_to_target(stuck, stuck, 0.5)
     assert neither.tied == 1.0 and neither.never_share == 1.0
     with pytest.raises(ValueError, match="same seeds and budget"):
         paired_evals_to_target(reached, reached[:5], 0.5)
+
+
+def test_shares_print_as_whole_percentages_that_keep_rare_cases_visible() -> None:
+    assert [format_share(x) for x in (0.0, 0.001, 0.004, 0.125, 0.5, 0.996, 1.0)] == [
+        "0%",
+        "<1%",
+        "<1%",
+        "12%",
+        "50%",
+        ">99%",
+        "100%",
+    ]
 
 
 def test_weight_plot_names_are_plain_file_names() -> None:
