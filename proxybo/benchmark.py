@@ -331,12 +331,14 @@ def rounds_to_target(evals: int | None, batch_size: int) -> int | None:
     return math.ceil(evals / batch_size) if evals else None
 
 
-def _resampled_means(curves: np.ndarray, seed: int) -> np.ndarray:
-    """Means of `curves` (`seeds x budget`) over seed sets drawn with replacement,
+def _resample_seeds(n: int, seed: int) -> np.ndarray:
+    """Seed sets of `n` rows drawn with replacement, `INTERVAL_RESAMPLES x n`."""
+    return np.random.default_rng(seed).integers(0, n, size=(INTERVAL_RESAMPLES, n))
+
+
+def _resampled_means(curves: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Means of `curves` (`seeds x budget`) over the seed sets `idx` (`_resample_seeds`),
     `INTERVAL_RESAMPLES x budget`."""
-    rng = np.random.default_rng(seed)
-    n = len(curves)
-    idx = rng.integers(0, n, size=(INTERVAL_RESAMPLES, n))
     return np.asarray(curves[idx].mean(axis=1))
 
 
@@ -346,10 +348,10 @@ def first_reaching(mean: np.ndarray, target: float) -> int | None:
     return int(hit[0]) + 1 if hit.size else None
 
 
-def _resampled_firsts(curves: np.ndarray, target: float, seed: int) -> np.ndarray:
-    """`first_reaching` of each of `_resampled_means(curves, seed)`, with `budget + 1` where a
+def _resampled_firsts(curves: np.ndarray, target: float, idx: np.ndarray) -> np.ndarray:
+    """`first_reaching` of each of `_resampled_means(curves, idx)`, with `budget + 1` where a
     resampled mean never reaches `target`, `INTERVAL_RESAMPLES`."""
-    reached = _resampled_means(curves, seed) >= target - 1e-9
+    reached = _resampled_means(curves, idx) >= target - 1e-9
     return np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, curves.shape[1] + 1)
 
 
@@ -392,8 +394,8 @@ def paired_evals_to_target(
         raise ValueError(
             f"paired curves need the same seeds and budget, got {first.shape} and {second.shape}"
         )
-    # the same seed and seed count draw the same resamples for both
-    a, b = (_resampled_firsts(c, target, seed) for c in (first, second))
+    idx = _resample_seeds(len(first), seed)  # one draw of seeds for both
+    a, b = (_resampled_firsts(c, target, idx) for c in (first, second))
     lo, hi = np.quantile(a - b, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     never = first.shape[1] + 1
     return PairedComparison(
@@ -434,7 +436,7 @@ def evals_to_target_interval(
     methods smaller than this interval is not a finding on its own; `paired_evals_to_target`
     says how often one method is ahead of another."""
     budget = curves.shape[1]
-    first = _resampled_firsts(curves, target, seed)
+    first = _resampled_firsts(curves, target, _resample_seeds(len(curves), seed))
     lo, hi = np.quantile(first, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return [int(v) if v <= budget else None for v in (lo, hi)]
 
@@ -447,7 +449,8 @@ def mean_best_interval(
     how budgets too small to reach a target are compared."""
     if not points:
         return []
-    means = _resampled_means(curves, seed)[:, [p - 1 for p in points]]
+    means = _resampled_means(curves, _resample_seeds(len(curves), seed))
+    means = means[:, [p - 1 for p in points]]
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
