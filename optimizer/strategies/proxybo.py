@@ -661,6 +661,12 @@ class BayesianOptimization(Strategy):
                 gp = gp.condition(xi, gp.predict(xi)[0])
         return chosen
 
+    def _floor_proxies(self, state: SearchState, names: Sequence[str]) -> list[str]:
+        """The proxies among `names` that get the `proxy_floor`: those whose latest pairwise
+        accuracy on the evaluated architectures is above 0.5."""
+        accuracy = state.reliability[-1].reliability if state.reliability else {}
+        return [n for n in names if n != GP and accuracy.get(n, 0.0) > 0.5]
+
     def _scorer_draws(self, state: SearchState, weights: dict[str, float]) -> Iterator[str]:
         """Scorers drawn with probabilities `weights`, one per pick (the "sample" rule), mixed
         with `proxy_floor`: with that probability the pick follows one of the proxies whose
@@ -671,8 +677,7 @@ class BayesianOptimization(Strategy):
         p = np.array([weights[n] for n in names], dtype=float)
         p = p / p.sum()
         floor = self.proxy_floor
-        accuracy = state.reliability[-1].reliability if state.reliability else {}
-        better = [n for n in names if n != GP and accuracy.get(n, 0.0) > 0.5]
+        better = self._floor_proxies(state, names) if floor > 0 else []
         if floor > 0 and better:
             share = np.array([1.0 / len(better) if n in better else 0.0 for n in names])
             p = (1 - floor) * p + floor * share

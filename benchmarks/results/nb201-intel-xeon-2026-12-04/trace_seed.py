@@ -1,0 +1,73 @@
+"""Trace one seed of a GP method, pick by pick (2026-12-04).
+
+    python trace_seed.py TABLE METHOD SEED FROM TO
+
+runs METHOD (a `proxybo benchmark` method spec of a GP strategy) on SEED as the benchmark's
+workers do (one torch thread, rows with every proxy) and prints, for evaluations FROM..TO: the
+pool size (over 1,000: a round over the whole pool), the scorer drawn, the GP's posterior mean
+and standard deviation of the pick (its standardised scale), the pick's proxy features
+(quantiles), its val_acc, the best so far, each scorer's pairwise accuracy and the kernel in
+use. A diagnostic; run it from the repository root with the project's venv."""
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+from optimizer.spaces.tabular import load_table
+from optimizer.strategies import proxybo as P
+from proxybo.benchmark import run_method
+
+PROXIES = ("jacov", "synflow", "snip")
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    table = load_table(sys.argv[1]).with_proxies(PROXIES)
+    method, seed, lo, hi = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    log: list[dict[str, Any]] = []
+    real_draws = P.BayesianOptimization._scorer_draws
+    real_batch = P.BayesianOptimization._bo_batch
+
+    def draws(self, state, weights):  # type: ignore[no-untyped-def]
+        for s in real_draws(self, state, weights):
+            log[-1]["scorer"] = s
+            yield s
+
+    def batch(self, state, pool, scores, q):  # type: ignore[no-untyped-def]
+        log.append({"n": len(state.observed()) + 1, "pool": len(pool)})
+        out = real_batch(self, state, pool, scores, q)
+        i = out[0]
+        x = self._features(state, [pool[i]], {p: np.asarray(scores[p])[[i]] for p in scores})
+        mean, var = self._current_gp(state).predict(x)
+        log[-1].update(
+            feat=np.round(x[0, -len(PROXIES) :], 2).tolist(),
+            mean=round(float(mean[0]), 2),
+            sd=round(float(np.sqrt(var[0])), 2),
+        )
+        return out
+
+    P.BayesianOptimization._scorer_draws = draws  # type: ignore[method-assign]
+    P.BayesianOptimization._bo_batch = batch  # type: ignore[method-assign]
+    rows: dict[int, tuple[Any, ...]] = {}
+
+    def hook(strategy, state):  # type: ignore[no-untyped-def]
+        obs = state.observed()
+        rel = state.reliability[-1] if state.reliability else None
+        rows[len(obs)] = (
+            round(obs[-1].metrics["val_acc"], 3),
+            round(max(e.metrics["val_acc"] for e in obs), 3),
+            {k: round(v, 2) for k, v in rel.reliability.items()} if rel else {},
+            strategy.kernel_in_use(state),
+        )
+
+    run_method(table, method, seed, 150, PROXIES, hook)
+    for e in log:
+        if lo <= e["n"] <= hi:
+            head = (e["n"], e["pool"], e.get("scorer"), e.get("mean"), e.get("sd"), e.get("feat"))
+            print(*head, *rows.get(e["n"], ()))
+
+
+if __name__ == "__main__":
+    main()
