@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from phase_rounds import whole_pool_round_in_phase
 
 from optimizer.state import SearchState
 from optimizer.strategies.base import ProxyScores
@@ -30,13 +31,7 @@ def _bo_batch(
     scores: ProxyScores,
     q: int,
 ) -> list[int]:
-    phase = self.local_phase
-    whole = (
-        phase is not None
-        and len(state.observed()) >= phase[0]
-        and not self._local_candidates(state)
-    )
-    if not whole:
+    if not whole_pool_round_in_phase(self, state):
         return _batch(self, state, pool, scores, q)
     obs = state.observed()
     kernel = self.kernel_in_use(state) or "ard"
