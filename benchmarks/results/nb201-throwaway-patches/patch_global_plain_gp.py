@@ -9,30 +9,18 @@ the target (`cifar10-negated_global-plain-gp_seeds0-29.json`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from phase_rounds import whole_pool_round_in_phase
+from phase_rounds import WholePoolRound, replace_whole_pool_rounds
 
-from optimizer.state import SearchState
-from optimizer.strategies.base import ProxyScores
-from optimizer.strategies.proxybo import BayesianOptimization
 from optimizer.surrogate import GPSurrogate
 
-_batch = BayesianOptimization._bo_batch
 _KEY = "plain_gp_hyper"  # warm start of the encoding-only fit, kept in the state's extras
 
 
-def _bo_batch(
-    self: BayesianOptimization,
-    state: SearchState,
-    pool: Sequence[str],
-    scores: ProxyScores,
-    q: int,
-) -> list[int]:
-    if not whole_pool_round_in_phase(self, state):
-        return _batch(self, state, pool, scores, q)
+def _choose(r: WholePoolRound) -> list[int]:
+    self, state = r.strategy, r.state
     obs = state.observed()
     kernel = self.kernel_in_use(state) or "ard"
     init: dict[str, Any] | None = state.extras.get(_KEY, {}).get(kernel)
@@ -49,17 +37,17 @@ def _bo_batch(
     if state.pending:
         xp = self.space.encode([e.arch for e in state.pending])
         gp = gp.condition(xp, gp.predict(xp)[0])
-    xpool = self.space.encode(pool)
+    xpool = self.space.encode(r.pool)
     chosen: list[int] = []
-    for _ in range(q):
+    for _ in range(r.q):
         lei = np.asarray(gp.log_expected_improvement(xpool), dtype=float).copy()
         lei[chosen] = -np.inf
         pick = int(np.argmax(lei))
         chosen.append(pick)
-        if len(chosen) < q:
+        if len(chosen) < r.q:
             xi = xpool[pick : pick + 1]
             gp = gp.condition(xi, gp.predict(xi)[0])
     return chosen
 
 
-BayesianOptimization._bo_batch = _bo_batch  # type: ignore[method-assign]
+replace_whole_pool_rounds(_choose)

@@ -10,33 +10,21 @@ leave the region that traps the seed (`cifar10-negated_global-trust-0.1_seeds0-1
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import numpy as np
-from phase_rounds import whole_pool_round_in_phase
-
-from optimizer.state import SearchState
-from optimizer.strategies.base import ProxyScores
-from optimizer.strategies.proxybo import BayesianOptimization
+from phase_rounds import WholePoolRound, replace_whole_pool_rounds
 
 SHARE = float(os.environ.get("K", 0.1))
-_batch = BayesianOptimization._bo_batch
 
 
-def _bo_batch(
-    self: BayesianOptimization,
-    state: SearchState,
-    pool: Sequence[str],
-    scores: ProxyScores,
-    q: int,
-) -> list[int]:
-    if not whole_pool_round_in_phase(self, state):
-        return _batch(self, state, pool, scores, q)
-    mean, _ = self._current_gp(state).predict(self._features(state, pool, scores))
-    keep = np.sort(np.argsort(-mean, kind="stable")[: max(q, int(SHARE * len(pool)))])
-    sub_scores = {p: np.asarray(v)[keep] for p, v in scores.items()}
-    chosen = _batch(self, state, [pool[int(i)] for i in keep], sub_scores, q)
+def _choose(r: WholePoolRound) -> list[int]:
+    mean, _ = r.strategy._current_gp(r.state).predict(
+        r.strategy._features(r.state, r.pool, r.scores)
+    )
+    keep = np.sort(np.argsort(-mean, kind="stable")[: max(r.q, int(SHARE * len(r.pool)))])
+    sub_scores = {p: np.asarray(v)[keep] for p, v in r.scores.items()}
+    chosen = r.usual(r.strategy, r.state, [r.pool[int(i)] for i in keep], sub_scores, r.q)
     return [int(keep[i]) for i in chosen]
 
 
-BayesianOptimization._bo_batch = _bo_batch  # type: ignore[method-assign]
+replace_whole_pool_rounds(_choose)
