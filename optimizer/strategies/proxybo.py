@@ -678,7 +678,7 @@ class BayesianOptimization(Strategy):
         p = p / p.sum()
         floor = self.proxy_floor
         better = self._floor_proxies(state, names) if floor > 0 else []
-        if floor > 0 and better:
+        if better:
             share = np.array([1.0 / len(better) if n in better else 0.0 for n in names])
             p = (1 - floor) * p + floor * share
         # 7 keeps this stream apart from any other seeded by (seed, results).

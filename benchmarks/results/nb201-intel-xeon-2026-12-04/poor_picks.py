@@ -5,31 +5,28 @@
 runs METHOD (a `proxybo benchmark` method spec of a GP strategy) on seeds FIRST_SEED..END_SEED-1
 for 150 evaluations, as the benchmark's workers do (one torch thread, rows with every proxy),
 and prints, for the picks after the 30th, how many came from a round over the whole pool
-("global": over 1,000 candidates) or from the local phase ("local"), the share of them below
+("global") or from the local phase's neighbours ("local"), the share of them below
 85 % val_acc and their median. A diagnostic, not a benchmark: run it from the repository root
 with the project's venv."""
 
 import sys
 
 import numpy as np
-import torch
 
-from optimizer.spaces.tabular import load_table
 from optimizer.strategies import proxybo as P
-from proxybo.benchmark import run_method
+from proxybo.benchmark import init_worker, run_job
 
 PROXIES = ("jacov", "synflow", "snip")
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    table = load_table(sys.argv[1]).with_proxies(PROXIES)
+    init_worker(sys.argv[1], PROXIES)  # as the benchmark's workers: one torch thread
     method, first, end = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     kinds: list[tuple[int, bool]] = []
     real = P.BayesianOptimization._bo_batch
 
     def spy(self, state, pool, scores, q):  # type: ignore[no-untyped-def]
-        kinds.append((len(state.observed()) + 1, len(pool) > 1000))
+        kinds.append((len(state.observed()) + 1, not self._local_candidates(state)))
         return real(self, state, pool, scores, q)
 
     P.BayesianOptimization._bo_batch = spy  # type: ignore[method-assign]
@@ -41,7 +38,7 @@ def main() -> None:
         def hook(strategy, state, values=values):  # type: ignore[no-untyped-def]
             values[len(state.observed())] = state.observed()[-1].metrics["val_acc"]
 
-        run_method(table, method, seed, 150, PROXIES, hook)
+        run_job(method, seed, 150, PROXIES, hook)
         for n, whole in kinds:
             if n > 30 and n in values:
                 picks["global" if whole else "local"].append(values[n])

@@ -13,18 +13,15 @@ import sys
 from typing import Any
 
 import numpy as np
-import torch
 
-from optimizer.spaces.tabular import load_table
 from optimizer.strategies import proxybo as P
-from proxybo.benchmark import run_method
+from proxybo.benchmark import init_worker, run_job
 
 PROXIES = ("jacov", "synflow", "snip")
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    table = load_table(sys.argv[1]).with_proxies(PROXIES)
+    init_worker(sys.argv[1], PROXIES)  # as the benchmark's workers: one torch thread
     method, seed, lo, hi = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     log: list[dict[str, Any]] = []
     real_draws = P.BayesianOptimization._scorer_draws
@@ -62,7 +59,7 @@ def main() -> None:
             strategy.kernel_in_use(state),
         )
 
-    run_method(table, method, seed, 150, PROXIES, hook)
+    run_job(method, seed, 150, PROXIES, hook)
     for e in log:
         if lo <= e["n"] <= hi:
             head = (e["n"], e["pool"], e.get("scorer"), e.get("mean"), e.get("sd"), e.get("feat"))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import kendalltau
 
+from optimizer.reliability import _nan_to_worst
 from optimizer.state import SearchState
 from optimizer.strategies.proxybo import GP, BayesianOptimization
 
@@ -31,10 +32,7 @@ def _floor_proxies(
         return []
     out = []
     for p in proxies:
-        v = np.array([e.proxies.get(p, np.nan) for e in obs], dtype=float)
-        bad = ~np.isfinite(v)
-        if bad.any():
-            v[bad] = v[~bad].min() - 1.0 if (~bad).any() else 0.0
+        v = _nan_to_worst(np.array([[e.proxies.get(p, np.nan)] for e in obs], dtype=float))[:, 0]
         pvalue = kendalltau(v, y, alternative="greater").pvalue
         if np.isfinite(pvalue) and pvalue < ALPHA:
             out.append(p)
