@@ -544,12 +544,9 @@ class BayesianOptimization(Strategy):
         enc = self.space.encode([pool[int(i)] for i in subset]) > 0.5
         present = enc.any(axis=0)  # values no candidate has cannot be covered
         if self.fusion and scores and self.n_init >= picks_per_pass(enc):
-            ranks = {
-                p: descending_ranks(np.asarray(scores[p])[subset]) for p in self.config.proxies
-            }
-            tie = np.asarray(fuse_ranks(ranks, uniform_weights(list(ranks))), dtype=float)
-            promising = np.zeros(size, dtype=bool)
-            promising[np.argsort(tie, kind="stable")[: int(share * size)]] = True
+            tie, promising = self._proxy_design_ties(
+                {p: np.asarray(scores[p])[subset] for p in self.config.proxies}, share, rng
+            )
         else:
             tie = rng.permutation(size).astype(float)
             promising = np.ones(size, dtype=bool)
@@ -566,6 +563,19 @@ class BayesianOptimization(Strategy):
             chosen.append(pick)
             seen = seen + enc[pick]
         return [int(subset[i]) for i in chosen]
+
+    def _proxy_design_ties(
+        self, scores: ProxyScores, share: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For a design that follows the proxies, from their `scores` of the design's subset
+        (`m` each): the tie-break key of each candidate (lower first: the equally weighted proxy
+        rank), `m`, and which candidates may add coverage after the first pass (the best `share`
+        by that rank), `m`. `rng` is unused here; a variant may draw from it."""
+        ranks = {p: descending_ranks(np.asarray(v)) for p, v in scores.items()}
+        tie = np.asarray(fuse_ranks(ranks, uniform_weights(list(ranks))), dtype=float)
+        promising = np.zeros(tie.size, dtype=bool)
+        promising[np.argsort(tie, kind="stable")[: int(share * tie.size)]] = True
+        return tie, promising
 
     @property
     def design_top(self) -> float:
