@@ -545,7 +545,7 @@ class BayesianOptimization(Strategy):
         present = enc.any(axis=0)  # values no candidate has cannot be covered
         if self.fusion and scores and self.n_init >= picks_per_pass(enc):
             tie, promising = self._proxy_design_ties(
-                {p: np.asarray(scores[p])[subset] for p in self.config.proxies}, share, rng
+                {p: np.asarray(scores[p])[subset] for p in self.config.proxies}, share
             )
         else:
             tie = rng.permutation(size).astype(float)
@@ -565,12 +565,12 @@ class BayesianOptimization(Strategy):
         return [int(subset[i]) for i in chosen]
 
     def _proxy_design_ties(
-        self, scores: ProxyScores, share: float, rng: np.random.Generator
+        self, scores: ProxyScores, share: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """For a design that follows the proxies, from their `scores` of the design's subset
         (`m` each): the tie-break key of each candidate (lower first: the equally weighted proxy
         rank), `m`, and which candidates may add coverage after the first pass (the best `share`
-        by that rank), `m`. `rng` is unused here; a variant may draw from it."""
+        by that rank), `m`."""
         ranks = {p: descending_ranks(np.asarray(v)) for p, v in scores.items()}
         tie = np.asarray(fuse_ranks(ranks, uniform_weights(list(ranks))), dtype=float)
         promising = np.zeros(tie.size, dtype=bool)

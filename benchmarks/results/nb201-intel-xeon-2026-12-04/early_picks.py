@@ -11,22 +11,19 @@ evaluations 6-30. With PATCH set, that module of `results/nb201-throwaway-patche
 first, as `run_patched.py` does (e.g. `S=0.5 PATCH=patch_design_random_top`). A diagnostic; run
 it from the repository root with the project's venv."""
 
-import importlib
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from spies import watch_scorer_draws
 
+from optimizer.proxies.scoring import DEFAULT_PROXIES as PROXIES
 from optimizer.state import SearchState
-from optimizer.strategies import proxybo as P
 from optimizer.strategies.base import Strategy
+from optimizer.strategies.proxybo import GP
 from proxybo.benchmark import init_worker, run_job
-
-PROXIES = ("jacov", "synflow", "snip")
-
 
 PHASES = ("1-5", "6-15", "16+")
 
@@ -36,30 +33,24 @@ def phase(n: int) -> str:
 
 
 def main() -> None:
-    if os.environ.get("PATCH"):
-        patches = os.path.join(os.path.dirname(__file__), "..", "nb201-throwaway-patches")
-        sys.path.insert(0, os.path.abspath(patches))
-        importlib.import_module(os.environ["PATCH"])
+    patches = os.path.join(os.path.dirname(__file__), "..", "nb201-throwaway-patches")
+    sys.path.insert(0, os.path.abspath(patches))
+    from run_patched import import_patch
+
+    import_patch()
     init_worker(sys.argv[1], PROXIES)
     method, first, end, budget = sys.argv[2], *map(int, sys.argv[3:6])
-    real_draws = P.BayesianOptimization._scorer_draws
     drawn: dict[str, Any] = {}
-
-    def draws(
-        self: P.BayesianOptimization, state: SearchState, weights: dict[str, float]
-    ) -> Iterator[str]:
-        for s in real_draws(self, state, weights):
-            drawn.update(scorer=s, proxy_weight=1.0 - weights.get(P.GP, 0.0))
-            yield s
-
-    P.BayesianOptimization._scorer_draws = draws  # type: ignore[method-assign]
+    watch_scorer_draws(
+        lambda s, weights: drawn.update(scorer=s, proxy_weight=1.0 - weights.get(GP, 0.0))
+    )
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
     proxy_weight: dict[int, list[float]] = defaultdict(list)
 
     def hook(strategy: Strategy, state: SearchState) -> None:
         obs = state.observed()
         scorer = drawn.pop("scorer", "design")
-        kind = scorer if scorer in ("design", P.GP) else "proxy"
+        kind = scorer if scorer in ("design", GP) else "proxy"
         values[(phase(len(obs)), kind)].append(obs[-1].metrics["val_acc"])
         if "proxy_weight" in drawn:
             proxy_weight[len(obs)].append(drawn.pop("proxy_weight"))

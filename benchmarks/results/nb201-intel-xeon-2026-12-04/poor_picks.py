@@ -13,10 +13,9 @@ import sys
 
 import numpy as np
 
+from optimizer.proxies.scoring import DEFAULT_PROXIES as PROXIES
 from optimizer.strategies import proxybo as P
 from proxybo.benchmark import init_worker, run_job
-
-PROXIES = ("jacov", "synflow", "snip")
 
 
 def main() -> None:

@@ -13,24 +13,19 @@ import sys
 from typing import Any
 
 import numpy as np
+from spies import watch_scorer_draws
 
+from optimizer.proxies.scoring import DEFAULT_PROXIES as PROXIES
 from optimizer.strategies import proxybo as P
 from proxybo.benchmark import init_worker, run_job
-
-PROXIES = ("jacov", "synflow", "snip")
 
 
 def main() -> None:
     init_worker(sys.argv[1], PROXIES)  # as the benchmark's workers: one torch thread
     method, seed, lo, hi = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     log: list[dict[str, Any]] = []
-    real_draws = P.BayesianOptimization._scorer_draws
     real_batch = P.BayesianOptimization._bo_batch
-
-    def draws(self, state, weights):  # type: ignore[no-untyped-def]
-        for s in real_draws(self, state, weights):
-            log[-1]["scorer"] = s
-            yield s
+    watch_scorer_draws(lambda s, _: log[-1].update(scorer=s))
 
     def batch(self, state, pool, scores, q):  # type: ignore[no-untyped-def]
         log.append({"n": len(state.observed()) + 1, "pool": len(pool)})
@@ -45,7 +40,6 @@ def main() -> None:
         )
         return out
 
-    P.BayesianOptimization._scorer_draws = draws  # type: ignore[method-assign]
     P.BayesianOptimization._bo_batch = batch  # type: ignore[method-assign]
     rows: dict[int, tuple[Any, ...]] = {}
 
