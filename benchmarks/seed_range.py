@@ -27,11 +27,27 @@ difference in evaluations: how often one is ahead, which `score`'s two separate 
 not say where they overlap. Where a seed's runs of the two methods are alike (the same design)
 the pairing also narrows the difference; ProxyBO's and BO's designs differ from the first pick.
 
+    python benchmarks/seed_range.py draws REA.json RUNS.json [...] [--against bo] [--size 30]
+
+`draws` says how often one run of `--size` seeds (the issue's 30) would pass each of the
+issue's points: it draws that many seeds with replacement from the seeds every method has on
+record, sets the run's target to REA's mean best at `--reference-budget` (300) over them, as
+`proxybo benchmark` does over its own seeds (or to `--target`), and prints per method the spread
+of its evaluations to that target and the share of drawn runs in which it reaches a speed-up of
+at least `--speedup` (5.4) over the reference budget, in fewer evaluations than `--against`, and
+in at most `--bound` (1.2) times as many. REA's records come from `run --methods rea --budget
+300`. `--methods` draws only the methods named. A mean over many seeds says where a method
+stands; this says how often an issue-sized run shows it.
+
+`score`, `paired` and `draws` take `--rename 'LABEL_IN_RECORDS->NEW_LABEL'` to pool a method
+recorded under another label (`bo:noise_floor=0.1` before the floor was every GP's default).
+
     python benchmarks/seed_range.py compare A.json B.json [--pair LABEL_IN_A=LABEL_IN_B]
 
 `compare` prints, per method in both files, how many seeds have the same best-so-far curve
 throughout and at which evaluation the others part: how one checks that two machines, or a
-change meant to leave results alone, give the same searches.
+change meant to leave results alone, give the same searches. A label with options holds `=`
+itself; `--pair` splits at the `=` that leaves a label of each file on either side.
 """
 
 from __future__ import annotations
@@ -40,12 +56,14 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from proxybo.benchmark import (
+    drawn_runs,
     evals_to_target_interval,
     first_reaching,
     format_interval,
@@ -83,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
 
 def score(args: argparse.Namespace) -> None:
     # curve name -> method -> seed -> curve; the test curves only where a record holds them
-    by_curve = {key: curves_by_method(args.runs, key) for key in CURVES}
+    by_curve = {key: curves_by_method(args.runs, key, dict(args.rename)) for key in CURVES}
     for method, runs in by_curve["best_so_far"].items():
         budget = min(len(c) for c in runs.values())
         curves = np.array([c[:budget] for c in runs.values()])
@@ -124,7 +142,7 @@ def score(args: argparse.Namespace) -> None:
 def paired(args: argparse.Namespace) -> None:
     """Every method of the records against `--against`, over the seeds both have: how often a
     seed resample that draws the same seeds for both has the method reach the target first."""
-    runs = curves_by_method(args.runs, "best_so_far")
+    runs = curves_by_method(args.runs, "best_so_far", dict(args.rename))
     if args.against not in runs:
         sys.exit(f"no records of {args.against!r} in these files; they hold {sorted(runs)}")
     base = runs[args.against]
@@ -151,6 +169,73 @@ def paired(args: argparse.Namespace) -> None:
         print(line)
 
 
+def draws(args: argparse.Namespace) -> None:
+    """How often one run of `--size` seeds would pass each of the issue's points: runs drawn
+    from the records (seeds with replacement), each against its own target, REA's mean best at
+    the reference budget over the drawn seeds (or `--target`)."""
+    runs = curves_by_method(args.runs, "best_so_far", dict(args.rename))
+    if args.methods:
+        wanted = args.methods.split(",")
+        if missing := [m for m in wanted if m not in runs]:
+            sys.exit(f"no records of {missing} in these files; they hold {sorted(runs)}")
+        runs = {m: c for m, c in runs.items() if m in wanted or m == args.reference}
+    methods = [m for m in runs if m != args.reference]
+    if args.target is None and args.reference not in runs:
+        sys.exit(
+            f"no records of {args.reference!r} to set each run's target; these files hold "
+            f"{sorted(runs)}: run it with --budget {args.reference_budget}, or give --target"
+        )
+    if args.against is not None and args.against not in methods:
+        sys.exit(f"no records of {args.against!r} in these files; they hold {sorted(runs)}")
+    pooled = [runs[m] for m in methods]
+    if args.target is None:
+        pooled.append(runs[args.reference])
+    seeds = sorted(set.intersection(*(set(r) for r in pooled))) if pooled else []
+    if not seeds:
+        sys.exit("no seed is on record for every method (and the reference); nothing to draw")
+    if args.target is None:
+        short = [s for s in seeds if len(runs[args.reference][s]) < args.reference_budget]
+        if short:
+            sys.exit(
+                f"{args.reference} has fewer than {args.reference_budget} evaluations on seeds "
+                f"{short[:5]}: run it with --budget {args.reference_budget}"
+            )
+        reference = np.array([runs[args.reference][s][args.reference_budget - 1] for s in seeds])
+        how = f"{args.reference}'s mean best at {args.reference_budget} over the drawn seeds"
+    else:
+        reference = np.full(len(seeds), args.target)
+        how = "fixed"
+    curves = {m: np.array([runs[m][s] for s in seeds], dtype=float) for m in methods}
+    budget = min(c.shape[1] for c in curves.values())
+    curves = {m: c[:, :budget] for m, c in curves.items()}
+    drawn = drawn_runs(curves, reference, args.size, draws=args.draws)
+    lo, mid, hi = np.quantile(drawn.targets, [0.1, 0.5, 0.9])
+    at_most = int(args.reference_budget / args.speedup)
+    print(
+        f"{len(seeds)} seeds on record for every method; {args.draws} runs of {args.size} "
+        f"seeds drawn with replacement; target ({how}): median {mid:.5f} (80% {lo:.5f}-{hi:.5f})"
+    )
+    for m in methods:
+        e = drawn.evals[m]
+        lo_e, mid_e, hi_e = (int(v) for v in np.quantile(e, [0.1, 0.5, 0.9], method="inverted_cdf"))
+        never = float(np.mean(e > budget))
+        text = "-".join(str(v) if v <= budget else "never" for v in (lo_e, hi_e))
+        line = (
+            f"{m}: evals to target median {mid_e if mid_e <= budget else 'never'} (80% {text}), "
+            f"never in {format_share(never)}; speed-up at least {args.speedup}x (at most "
+            f"{at_most} evaluations of {args.reference_budget}) in "
+            f"{format_share(drawn.share(m, at_most))}"
+        )
+        if args.against is not None and m != args.against:
+            fewer = drawn.share_against(m, args.against, 1.0, strict=True)
+            within = drawn.share_against(m, args.against, args.bound, strict=False)
+            line += (
+                f"; fewer than {args.against} in {format_share(fewer)}, at most {args.bound}x "
+                f"{args.against} in {format_share(within)}"
+            )
+        print(line)
+
+
 def parted_at(a: list[float], b: list[float]) -> int | None:
     """The first evaluation (1-based) at which two best-so-far curves differ; None where they
     agree over their common length."""
@@ -163,8 +248,8 @@ def parted_at(a: list[float], b: list[float]) -> int | None:
 def compare(args: argparse.Namespace) -> None:
     """Per method and seed, where two record files' best-so-far curves part (records of the
     same code on two machines, or before and after a change that should not move them)."""
-    pairs = dict(args.pair)
     a, b = (curves_by_method([path], "best_so_far") for path in (args.first, args.second))
+    pairs = dict(_resolve_pair(text, a, b) for text in args.pair)
     methods = [(m, pairs.get(m, m)) for m in a if pairs.get(m, m) in b]
     if not methods:
         sys.exit(
@@ -186,14 +271,18 @@ def compare(args: argparse.Namespace) -> None:
         print(line)
 
 
-def curves_by_method(paths: list[str], key: str) -> dict[str, dict[int, list[float]]]:
+def curves_by_method(
+    paths: list[str], key: str, rename: Mapping[str, str] | None = None
+) -> dict[str, dict[int, list[float]]]:
     """Method -> seed -> the records' curve `key`, pooled over `paths` (records without it,
-    written before that curve was kept, are left out)."""
+    written before that curve was kept, are left out), each method under `rename`'s label for
+    it where it has one (records of one method written under two labels)."""
+    rename = rename or {}
     out: dict[str, dict[int, list[float]]] = {}
     for path in paths:
         for r in json.loads(Path(path).read_text()):
             if key in r:
-                out.setdefault(r["method"], {})[r["seed"]] = r[key]
+                out.setdefault(rename.get(r["method"], r["method"]), {})[r["seed"]] = r[key]
     return out
 
 
@@ -218,12 +307,54 @@ def evaluations(text: str) -> list[int]:
     return out
 
 
-def _pair(text: str) -> tuple[str, str]:
-    """`--pair`: two method labels joined by `=`."""
-    first, sep, second = text.partition("=")
-    if not (sep and first and second):
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a positive `kind`."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _pair(text: str) -> str:
+    """`--pair`: two method labels joined by `=`; split by `_resolve_pair`, since a label with
+    options holds `=` itself."""
+    if not any(text[:i] and text[i + 1 :] for i, ch in enumerate(text) if ch == "="):
         raise argparse.ArgumentTypeError(f"expected LABEL_IN_FIRST=LABEL_IN_SECOND, got {text!r}")
-    return first, second
+    return text
+
+
+def _resolve_pair(
+    text: str, first: Mapping[str, object], second: Mapping[str, object]
+) -> tuple[str, str]:
+    """`--pair` split at the `=` that leaves a label of the first file on its left and one of
+    the second on its right (`proxybo:noise_floor=0.1=proxybo`)."""
+    splits = [(text[:i], text[i + 1 :]) for i, ch in enumerate(text) if ch == "="]
+    found = [(x, y) for x, y in splits if x in first and y in second]
+    if len(found) != 1:
+        sys.exit(
+            f"--pair {text!r} does not split into one label of the first file "
+            f"({sorted(first)}) and one of the second ({sorted(second)})"
+        )
+    return found[0]
+
+
+def _rename(text: str) -> tuple[str, str]:
+    """`--rename`: a method label in the records and the label to pool it under, joined by
+    `->` (method labels hold `=` and `:` themselves)."""
+    old, sep, new = text.partition("->")
+    if not (sep and old and new):
+        raise argparse.ArgumentTypeError(f"expected LABEL_IN_RECORDS->NEW_LABEL, got {text!r}")
+    return old, new
+
+
+RENAME_HELP = "LABEL_IN_RECORDS->NEW_LABEL: pool a method recorded under another label"
 
 
 def main() -> None:
@@ -247,12 +378,33 @@ def main() -> None:
         default=[],
         help="comma-separated evaluations at which to print the mean best, e.g. 10,20,55",
     )
+    s.add_argument("--rename", action="append", default=[], type=_rename, help=RENAME_HELP)
     s.set_defaults(func=score)
     d = sub.add_parser("paired", help="each method against one, seeds resampled together for both")
     d.add_argument("runs", nargs="+")
     d.add_argument("--target", type=float, required=True)
     d.add_argument("--against", default="bo", help="the method every other is set against")
+    d.add_argument("--rename", action="append", default=[], type=_rename, help=RENAME_HELP)
     d.set_defaults(func=paired)
+    r = sub.add_parser("draws", help="how often one run of N seeds passes each point")
+    r.add_argument("runs", nargs="+")
+    r.add_argument("--methods", help="comma-separated labels to draw (default: every one)")
+    r.add_argument(
+        "--size", type=_positive(int), default=30, help="seeds per drawn run (the issue's: 30)"
+    )
+    r.add_argument("--draws", type=_positive(int), default=2000, help="how many runs to draw")
+    r.add_argument("--reference", default="rea", help="the method whose mean sets each target")
+    r.add_argument("--reference-budget", type=_positive(int), default=300)
+    r.add_argument("--target", type=float, help="a fixed target instead of the reference's")
+    r.add_argument(
+        "--speedup", type=_positive(float), default=5.4, help="the speed-up over the reference"
+    )
+    r.add_argument("--against", help="the method to set every other against (e.g. bo)")
+    r.add_argument(
+        "--bound", type=_positive(float), default=1.2, help="at most this many times --against"
+    )
+    r.add_argument("--rename", action="append", default=[], type=_rename, help=RENAME_HELP)
+    r.set_defaults(func=draws)
     c = sub.add_parser("compare", help="where two files' best-so-far curves part, per seed")
     c.add_argument("first")
     c.add_argument("second")

@@ -426,6 +426,67 @@ def paired_by_seed(
     return paired_evals_to_target(first, second, target)
 
 
+@dataclass(frozen=True)
+class DrawnRuns:
+    """Runs of `size` seeds drawn from seed records, each scored as one `proxybo benchmark` run
+    of that many seeds is: against the reference's mean over the drawn seeds."""
+
+    size: int
+    """Seeds per drawn run."""
+    budget: int
+    """The evaluations every method's curve has."""
+    targets: np.ndarray
+    """The target of each drawn run, `draws`."""
+    evals: dict[str, np.ndarray]
+    """Per method, the evaluations at which each drawn run's mean best reaches its target,
+    `draws`, with `budget + 1` where it never does."""
+
+    def share(self, method: str, at_most: float) -> float:
+        """Share of drawn runs in which `method` reaches the target within `at_most`
+        evaluations."""
+        return float(np.mean(self.evals[method] <= at_most))
+
+    def share_against(self, method: str, other: str, bound: float, *, strict: bool) -> float:
+        """Share of drawn runs in which `method` reaches the target, within `bound` times the
+        evaluations of `other` (fewer than, where `strict`). Where `other` never reaches it
+        within the budget, any run of `method` that does passes; one that never does fails."""
+        a, b = self.evals[method], self.evals[other]
+        never = self.budget + 1
+        within = a < bound * b if strict else a <= bound * b
+        return float(np.mean((a < never) & ((b == never) | within)))
+
+
+def drawn_runs(
+    curves: Mapping[str, np.ndarray],
+    reference: np.ndarray,
+    size: int,
+    *,
+    draws: int = INTERVAL_RESAMPLES,
+    seed: int = 0,
+) -> DrawnRuns:
+    """What one run of `size` seeds would report, drawn `draws` times from seed records: each
+    draw takes `size` seeds with replacement (a fresh run's seeds, with the records standing
+    for every seed one might draw) and sets its target to the mean of `reference` over them, as
+    `proxybo benchmark` sets it to REA's mean best at the reference budget over its own seeds.
+    `curves` maps each method to its `seeds x budget` best-so-far curves and `reference` holds
+    one value per seed, every row the same seed in the same order. How often the issue's points
+    hold in a single run, which the mean over all seeds on record does not say."""
+    n = len(reference)
+    if n == 0 or size < 1:
+        raise ValueError(f"need seeds on record and a run size of at least 1, got {n} and {size}")
+    if any(c.ndim != 2 or c.shape[0] != n for c in curves.values()):
+        shapes = {m: c.shape for m, c in curves.items()}
+        raise ValueError(f"every method needs one curve per reference seed ({n}), got {shapes}")
+    idx = np.random.default_rng(seed).integers(0, n, size=(draws, size))
+    targets = reference[idx].mean(axis=1)
+    budget = min(c.shape[1] for c in curves.values())
+    evals = {}
+    for method, c in curves.items():
+        reached = c[:, :budget][idx].mean(axis=1) >= targets[:, None] - 1e-9
+        evals[method] = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, budget + 1)
+    return DrawnRuns(size=size, budget=budget, targets=targets, evals=evals)
+
+
 def evals_to_target_interval(
     curves: np.ndarray, target: float, *, level: float = 0.8, seed: int = 0
 ) -> list[int | None]:

@@ -16,6 +16,7 @@ from optimizer.state import Evaluation, SearchState
 from optimizer.strategies import Strategy
 from proxybo.benchmark import (
     deployed_test_curve,
+    drawn_runs,
     evals_to_target_interval,
     first_reaching,
     format_share,
@@ -307,6 +308,46 @@ def test_paired_comparison_counts_never_at_the_budget_plus_one() -> None:
     assert neither.tied == 1.0 and neither.never_share == 1.0
     with pytest.raises(ValueError, match="same seeds and budget"):
         paired_evals_to_target(reached, reached[:5], 0.5)
+
+
+def test_each_drawn_run_is_scored_against_the_reference_mean_over_its_own_seeds() -> None:
+    # Every seed's curve is the same, so a drawn run's evaluations follow from its target
+    # alone; the reference is 0 on one seed and 1 on the other, so runs of 2 seeds have targets
+    # 0, 0.5 or 1, and a quarter, a half and a quarter of them do.
+    curves = {"m": np.array([[0.0, 0.5, 1.0, 1.0]] * 2)}
+    drawn = drawn_runs(curves, np.array([0.0, 1.0]), 2, draws=4000)
+    assert set(drawn.targets) == {0.0, 0.5, 1.0}
+    assert np.array_equal(drawn.evals["m"], 1 + 2 * drawn.targets)  # 1, 2 and 3 evaluations
+    assert np.mean(drawn.targets == 0.5) == pytest.approx(0.5, abs=0.03)
+    assert drawn.share("m", 2) == pytest.approx(np.mean(drawn.targets <= 0.5))
+    assert (drawn.size, drawn.budget) == (2, 4)
+    # the same draws for the same seed
+    again = drawn_runs(curves, np.array([0.0, 1.0]), 2, draws=4000)
+    assert np.array_equal(again.targets, drawn.targets)
+
+
+def test_drawn_runs_set_each_method_against_another_within_a_bound() -> None:
+    reference = np.full(5, 0.5)
+    curves = {
+        "fast": _step_curves([4] * 5),
+        "bo": _step_curves([6] * 5),
+        "slow": _step_curves([8] * 5),
+        "stuck": np.zeros((5, 12)),
+    }
+    drawn = drawn_runs(curves, reference, 3, draws=50)
+    assert drawn.evals["stuck"].tolist() == [13] * 50  # the budget plus one: never
+    assert drawn.share_against("fast", "bo", 1.0, strict=True) == 1.0
+    assert drawn.share_against("bo", "bo", 1.0, strict=True) == 0.0  # not fewer than itself
+    assert drawn.share_against("bo", "bo", 1.0, strict=False) == 1.0
+    assert drawn.share_against("slow", "bo", 1.2, strict=False) == 0.0  # 8 > 7.2
+    assert drawn.share_against("slow", "bo", 1.4, strict=False) == 1.0  # 8 <= 8.4
+    # a run that reaches the target passes against one that never does; never passes nothing
+    assert drawn.share_against("slow", "stuck", 1.0, strict=True) == 1.0
+    assert drawn.share_against("stuck", "stuck", 1.2, strict=False) == 0.0
+    with pytest.raises(ValueError, match="one curve per reference seed"):
+        drawn_runs({"short": _step_curves([4] * 3)}, reference, 3)
+    with pytest.raises(ValueError, match="run size of at least 1"):
+        drawn_runs(curves, reference, 0)
 
 
 def test_shares_print_as_whole_percentages_that_keep_rare_cases_visible() -> None:

@@ -1,4 +1,4 @@
-"""`benchmarks/seed_range.py score`: pooled seed records against a fixed target, on small
+"""`benchmarks/seed_range.py`: pooled seed records against a fixed target, drawn runs, on small
 made-up curves."""
 
 from __future__ import annotations
@@ -175,3 +175,106 @@ def test_paired_sets_every_method_against_bo_over_the_seeds_both_have(tmp_path: 
     out = paired("--target", "0.5", "--against", "rea", str(tmp_path / "r.json"))
     assert out.returncode == 1
     assert "no records of 'rea'" in out.stderr and "'fast'" in out.stderr
+
+
+def draws(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "draws", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_draws_say_how_often_one_run_passes_each_point(tmp_path: Path) -> None:
+    def curve(reach_at: int, budget: int = 10) -> list[float]:
+        return [1.0 if n >= reach_at else 0.0 for n in range(1, budget + 1)]
+
+    seeds = range(6)
+    records = [{"method": "rea", "seed": s, "best_so_far": curve(20, 20)} for s in seeds]
+    # bo reaches the target at 5 on every seed, "fast" at 2, "near" at 6 (1.2x bo)
+    records += [{"method": "bo", "seed": s, "best_so_far": curve(5)} for s in seeds]
+    records += [{"method": "fast", "seed": s, "best_so_far": curve(2)} for s in seeds]
+    records += [{"method": "near:x=1", "seed": s, "best_so_far": curve(6)} for s in seeds]
+    records += [{"method": "stuck", "seed": s, "best_so_far": [0.0] * 10} for s in seeds]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(records))
+
+    out = draws(
+        "--size", "3", "--reference-budget", "20", "--speedup", "4", "--against", "bo", str(path)
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == (
+        "6 seeds on record for every method; 2000 runs of 3 seeds drawn with replacement; "
+        "target (rea's mean best at 20 over the drawn seeds): median 1.00000 (80% "
+        "1.00000-1.00000)"
+    )
+    shares = "speed-up at least 4.0x (at most 5 evaluations of 20) in"
+    assert lines[1:] == [
+        f"bo: evals to target median 5 (80% 5-5), never in 0%; {shares} 100%",
+        f"fast: evals to target median 2 (80% 2-2), never in 0%; {shares} 100%; fewer than bo "
+        "in 100%, at most 1.2x bo in 100%",
+        f"near:x=1: evals to target median 6 (80% 6-6), never in 0%; {shares} 0%; fewer than "
+        "bo in 0%, at most 1.2x bo in 100%",
+        f"stuck: evals to target median never (80% never-never), never in 100%; {shares} 0%; "
+        "fewer than bo in 0%, at most 1.2x bo in 0%",
+    ]
+
+    # a label pooled under another, one method only, and a fixed target without REA
+    out = draws("--target", "0.5", "--methods", "quick", "--rename", "fast->quick", str(path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].endswith(
+        "target (fixed): median 0.50000 (80% 0.50000-0.50000)"
+    )
+    assert out.stdout.splitlines()[1].startswith("quick: evals to target median 2 ")
+    assert len(out.stdout.splitlines()) == 2
+
+
+def test_draws_refuse_records_that_cannot_set_the_target(tmp_path: Path) -> None:
+    short = [{"method": "rea", "seed": 0, "best_so_far": [1.0] * 5}]
+    short += [{"method": "bo", "seed": 0, "best_so_far": [1.0] * 5}]
+    (tmp_path / "short.json").write_text(json.dumps(short))
+    out = draws(str(tmp_path / "short.json"))
+    assert out.returncode == 1
+    assert "rea has fewer than 300 evaluations on seeds [0]: run it with --budget 300" in out.stderr
+
+    (tmp_path / "no-rea.json").write_text(json.dumps(short[1:]))
+    out = draws(str(tmp_path / "no-rea.json"))
+    assert out.returncode == 1 and "no records of 'rea'" in out.stderr and "--target" in out.stderr
+
+    out = draws("--against", "optuna-gp", "--target", "1", str(tmp_path / "no-rea.json"))
+    assert out.returncode == 1 and "no records of 'optuna-gp'" in out.stderr
+
+    out = draws("--size", "0", "--target", "1", str(tmp_path / "no-rea.json"))
+    assert out.returncode == 2 and "expected a positive number, got '0'" in out.stderr
+
+    out = draws("--rename", "bo=x", "--target", "1", str(tmp_path / "no-rea.json"))
+    assert out.returncode == 2 and "LABEL_IN_RECORDS->NEW_LABEL" in out.stderr
+
+
+def test_compare_pairs_labels_that_hold_an_equals_sign(tmp_path: Path) -> None:
+    a = [{"method": "bo:noise_floor=0.1", "seed": 0, "best_so_far": [1, 2]}]
+    b = [{"method": "bo", "seed": 0, "best_so_far": [1, 2]}]
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    out = compare(*files, "--pair", "bo:noise_floor=0.1=bo")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "bo:noise_floor=0.1 / bo: 1 seeds in both, 1 the same throughout"
+    ]
+    out = compare(*files, "--pair", "bo=bo:noise_floor=0.1")
+    assert out.returncode == 1 and "does not split into one label of the first file" in out.stderr
+
+
+def test_paired_pools_a_method_recorded_under_two_labels(tmp_path: Path) -> None:
+    def curve(reach_at: int) -> list[float]:
+        return [1.0 if n >= reach_at else 0.0 for n in range(1, 11)]
+
+    old = [{"method": "bo:noise_floor=0.1", "seed": s, "best_so_far": curve(5)} for s in (0, 1)]
+    old += [{"method": "fast", "seed": s, "best_so_far": curve(2)} for s in (0, 1, 2, 3)]
+    new = [{"method": "bo", "seed": s, "best_so_far": curve(5)} for s in (2, 3)]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    files = [str(tmp_path / "old.json"), str(tmp_path / "new.json")]
+    out = paired("--target", "0.5", "--rename", "bo:noise_floor=0.1->bo", *files)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("fast against bo: 4 seeds in both, evals to target 2 against 5")
