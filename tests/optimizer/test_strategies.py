@@ -364,14 +364,18 @@ def test_the_gp_takes_over_after_the_design(
     assert gp_picks == list(range(design, 12))
 
 
-def _design(table: Table, options: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The 8 design picks of proxybo-features over the whole table (`init_pool` = all of it):
-    their encodings and the proxy rank (0 = best) of each."""
+def _design(
+    table: Table, options: dict, *, n_init: int = 8, seed: int = 0, proxy: str = "good"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `n_init` design picks of proxybo-features over the whole table (`init_pool` = all of
+    it): their encodings and the rank (0 = best) of each by the proxy `good`."""
     strat, state = _run(
         table,
         "proxybo-features",
-        budget=8,
-        options={"n_init": 8, "init_pool": 4096, **options},
+        budget=n_init,
+        proxies=(proxy,),
+        seed=seed,
+        options={"n_init": n_init, "init_pool": 4096, **options},
     )
     idx = [table.archs.index(e.arch) for e in state.history]
     rank = descending_ranks(table.column("zc_good"))
@@ -381,18 +385,67 @@ def _design(table: Table, options: dict) -> tuple[np.ndarray, np.ndarray]:
 def test_the_second_design_pass_shows_every_operation_in_promising_cells(
     small_table: Table,
 ) -> None:
-    # over the whole table the design is the same for every seed: ties go to the proxy rank
-    enc, rank = _design(small_table, {})
+    # over the whole table a design whose ties follow the proxy rank is the same for every seed
+    enc, rank = _design(small_table, {"design_screen": None})
     first = int(np.argmax(np.cumsum(enc, axis=0).min(axis=1) >= 1)) + 1  # picks in pass one
     assert first <= 5  # 24 (edge, op) values, 6 per cell
     assert (rank[first:] < 0.2 * len(small_table.archs)).all()
     twice = int((enc.sum(axis=0) >= 2).sum())
     # design_top=0 is the earlier rule: the proxies' best cells, which repeat the strong operations
-    old_enc, old_rank = _design(small_table, {"design_top": 0})
+    old_enc, old_rank = _design(small_table, {"design_top": 0, "design_screen": None})
     assert (old_enc[:first] == enc[:first]).all()
     best_left = sorted(set(range(8)) - set(old_rank[:first].tolist()))[: 8 - first]
     assert sorted(old_rank[first:].tolist()) == best_left
     assert twice >= 20 > int((old_enc.sum(axis=0) >= 2).sum())
+
+
+def test_the_design_screen_lets_the_proxies_screen_the_design_not_rank_it(
+    small_table: Table,
+) -> None:
+    half = len(small_table.archs) // 2
+    for seed in range(3):
+        # the default: coverage first, its ties at random among the proxy's better half. One
+        # pass of 4 picks shows all 24 values, so the last pick is forced (for this table's
+        # proxy, the weakest operation everywhere: its worst cells); the others are screened.
+        enc, rank = _design(small_table, {}, n_init=4, seed=seed)
+        assert (enc.sum(axis=0) >= 1).all() and (rank[:3] < half).all()
+        # a misleading proxy screens the other way: its better half is the good one's worse
+        _, flipped = _design(small_table, {}, n_init=4, seed=seed, proxy="bad")
+        assert (flipped[:3] >= half).all()
+    # at random: seeds differ although the subset is the whole table
+    assert len({tuple(_design(small_table, {}, n_init=4, seed=s)[1]) for s in range(3)}) == 3
+    # by rank: the proxy's best cell first, and the same design for every seed
+    ranked = [_design(small_table, {"design_screen": None}, n_init=4, seed=s)[1] for s in range(3)]
+    assert ranked[0][0] == 0 and all((r == ranked[0]).all() for r in ranked)
+
+
+def test_the_design_screen_orders_ties_at_random_within_each_side(small_table: Table) -> None:
+    space = TabularSpace.from_table(small_table)
+    config = SearchConfig(strategy="proxybo-features", space="tabular", proxies=("good",))
+    scores = {"good": np.arange(10.0)}  # rank 0 is the cell scored 9
+    for screen, best in ((0.3, {7, 8, 9}), (None, None)):
+        strat = make_strategy(space, replace(config, options={"design_screen": screen}))
+        assert isinstance(strat, BayesianOptimization)
+        tie, promising = strat._proxy_design_ties(scores, 0.2, np.random.default_rng(0))
+        assert set(np.flatnonzero(promising)) == {8, 9}  # design_top 0.2 by rank, either way
+        if best is None:
+            assert tie.tolist() == list(range(9, -1, -1))  # the rank itself
+            continue
+        assert set(np.flatnonzero(tie < 10)) == best  # the screened three come first
+        assert len(set(tie.tolist())) == 10  # no ties left
+        # each side in a random order: other generators order the screened three otherwise
+        orders = {
+            tuple(np.argsort(strat._proxy_design_ties(scores, 0.2, np.random.default_rng(g))[0]))
+            for g in range(20)
+        }
+        assert {o[:3] for o in orders} != {(9, 8, 7)} and len({o[:3] for o in orders}) > 1
+        assert all(set(o[:3]) == best for o in orders)
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, 1.5, "0.5", True])
+def test_design_screen_is_checked(small_table: Table, bad: object) -> None:
+    with pytest.raises(ValueError, match="option design_screen must be"):
+        _run(small_table, "proxybo-features", budget=4, options={"design_screen": bad})
 
 
 def test_one_pass_takes_the_values_over_the_values_a_cell_shows(small_table: Table) -> None:
@@ -793,6 +846,9 @@ def test_settings_show_the_defaults_that_run(small_table: Table) -> None:
     assert default["global_every"] == 4 and default["proxy_features"] is True
     assert default["proxy_floor"] == 0.2 and settings("proxybo")["proxy_floor"] == 0.0
     assert "proxy_floor" not in settings("bo")
+    # the default's design lets the proxies screen; ProxyBO's follows their rank
+    assert default["design_screen"] == 0.5 and settings("proxybo")["design_screen"] is None
+    assert "design_screen" not in settings("bo")
     bo = settings("bo")
     assert bo["local_after"] is None and bo["global_every"] is None  # no local phase
     assert bo["proxy_fusion"] is False and bo["n_init"] == 5

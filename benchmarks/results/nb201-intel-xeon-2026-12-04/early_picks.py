@@ -8,8 +8,10 @@ BUDGET evaluations, as the benchmark's workers do, and prints per phase (the des
 `fusion=sample`; plain BO's picks are all "design" here, as no scorer is drawn) how many picks
 there were, their mean val_acc and the share below 85%; then the proxies' summed weight at
 evaluations 6-30. With PATCH set, that module of `results/nb201-throwaway-patches/` is imported
-first, as `run_patched.py` does (e.g. `S=0.5 PATCH=patch_design_random_top`). A diagnostic; run
-it from the repository root with the project's venv."""
+first, as `run_patched.py` does (e.g. `PATCH=patch_random_design`). Try 4 of its output, made
+with a patch since removed, is the option `design_screen=0.5`, the default since the third
+session of 2026-12-04; the default of its output is `proxybo-features:design_screen=null` now.
+A diagnostic; run it from the repository root with the project's venv."""
 
 import os
 import sys
