@@ -443,8 +443,9 @@ class DrawnRuns:
 
     def share(self, method: str, at_most: float) -> float:
         """Share of drawn runs in which `method` reaches the target within `at_most`
-        evaluations."""
-        return float(np.mean(self.evals[method] <= at_most))
+        evaluations (and within the budget: a run that never reaches it does not pass)."""
+        e = self.evals[method]
+        return float(np.mean((e <= at_most) & (e <= self.budget)))
 
     def share_against(self, method: str, other: str, bound: float, *, strict: bool) -> float:
         """Share of drawn runs in which `method` reaches the target, within `bound` times the

@@ -39,7 +39,7 @@ Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` list
   Measured over 120 seeds on an Intel Xeon (benchmarks/README.md, "The proxies screen the
   design"): 0.5 takes the default to REA's target in 49 instead of 55 evaluations on
   ImageNet16-120 and 41 instead of 44 on CIFAR-10, and with every proxy negated in 77 against
-  73 (plain BO: 73); one run of 30 seeds passes all of these points in 72% of runs drawn from
+  73 (plain BO: 73); one run of 30 seeds passes all of these points in 73% of runs drawn from
   the records, against 44%.
 - `design_top` (0.2): from the second pass on (a design longer than one pass, such as
   `n_init=10` on NB201), only this fraction of the subset, the proxies' best, may add coverage;

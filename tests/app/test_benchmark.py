@@ -336,6 +336,7 @@ def test_drawn_runs_set_each_method_against_another_within_a_bound() -> None:
     }
     drawn = drawn_runs(curves, reference, 3, draws=50)
     assert drawn.evals["stuck"].tolist() == [13] * 50  # the budget plus one: never
+    assert drawn.share("stuck", 100) == 0.0 and drawn.share("fast", 4) == 1.0
     assert drawn.share_against("fast", "bo", 1.0, strict=True) == 1.0
     assert drawn.share_against("bo", "bo", 1.0, strict=True) == 0.0  # not fewer than itself
     assert drawn.share_against("bo", "bo", 1.0, strict=False) == 1.0

@@ -14,20 +14,27 @@ P=benchmarks/results/nb201-proxy-floor
 F=benchmarks/results/nb201-faithful-amd
 draws() { "$PY" benchmarks/seed_range.py draws --against bo "$@"; }
 OLD=(--rename "proxybo:noise_floor=0.1->proxybo" --rename "bo:noise_floor=0.1->bo")
+# proxybo-features: the default until 2026-12-04 (design_screen=null); its records since
+# (design_screen=0.5) were made with a patch that the option reproduces
+OLD+=(--rename "proxybo-features+design-random-top-0.5->design_screen=0.5")
+M=proxybo-features,design_screen=0.5,proxybo,bo
 
 echo "## Intel Xeon (family 6, model 167), 120 seeds"
 echo "### ImageNet16-120"
-draws "${OLD[@]}" --methods proxybo-features,proxybo,bo "$HERE/imagenet16-120_rea_seeds0-119.json" \
+draws "${OLD[@]}" --methods $M "$HERE/imagenet16-120_rea_seeds0-119.json" \
+  "$T/imagenet16-120_design-random-top-0.5_seeds0-119.json" \
   "$T/imagenet16-120_default-and-local-patience-10-15_seeds0-59.json" \
   "$X/imagenet16-120_default_seeds60-119.json" "$D/imagenet16-120_bo-proxybo_seeds0-29.json" \
   "$D/imagenet16-120_bo-proxybo_seeds30-59.json" "$X/imagenet16-120_proxybo-bo_seeds60-119.json"
 echo "### CIFAR-10"
-draws "${OLD[@]}" --methods proxybo-features,proxybo,bo "$HERE/cifar10_rea_seeds0-119.json" \
+draws "${OLD[@]}" --methods $M "$HERE/cifar10_rea_seeds0-119.json" \
+  "$T/cifar10_design-random-top-0.5_seeds0-119.json" \
   "$T/cifar10_default-and-local-patience-10-15_seeds0-59.json" "$X/cifar10_default_seeds60-119.json" \
   "$D/cifar10_bo-proxybo_seeds0-29.json" "$D/cifar10_bo-proxybo_seeds30-59.json" \
   "$X/cifar10_proxybo_seeds60-119.json" "$X/cifar10_bo_seeds60-119.json"
 echo "### CIFAR-10, every proxy negated (plain BO reads no proxy)"
-draws "$HERE/cifar10_rea_seeds0-119.json" "$X"/cifar10-negated_default-bo_seeds*.json
+draws "${OLD[@]}" "$HERE/cifar10_rea_seeds0-119.json" "$X"/cifar10-negated_default-bo_seeds*.json \
+  "$T/cifar10-negated_design-random-top-0.5_seeds0-119.json"
 
 echo
 echo "## AMD EPYC Zen 5 (and the Zen 4 with OPENBLAS_CORETYPE=Haswell, which gives its searches)"
