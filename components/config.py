@@ -86,8 +86,8 @@ class SearchSection(_Section):
         ge=2,
         description="evaluations before the GP is used: they show every operation on every "
         "edge (fewer than one pass, 5 on NB201, pick among the covering cells at random; from "
-        "5 on, among the proxies' better half at random, or for proxybo by their rank), and "
-        "beyond one pass show them again in cells the proxies rate highly",
+        "5 on, the proxies' favourites), and beyond one pass show them again in cells the "
+        "proxies rate highly",
     )
     proxy_batch_size: int = Field(default=64, ge=2, description="images in the proxies' mini-batch")
     kernel: str = Field(

@@ -111,7 +111,10 @@ def test_an_option_added_after_a_state_was_pinned_keeps_the_behaviour_of_before(
     state = strat.new_state()
     del state.extras[PINNED_OPTIONS]["proxy_floor"]  # pinned before the option existed
     assert strat.for_state(state).settings()["proxy_floor"] == 0.0
-    # the design's screen (2026-12-04): a search pinned before it keeps ties by the proxy rank
-    assert strat.settings()["design_screen"] == 0.5
+    # the design's screen (2026-12-04): a search begun while its default was 0.5 (commits
+    # c26ef07 to 01da394) goes on screening; one pinned before the option keeps ties by rank
+    assert strat.settings()["design_screen"] is None
+    state.extras[PINNED_OPTIONS]["design_screen"] = 0.5
+    assert strat.for_state(state).settings()["design_screen"] == 0.5
     del state.extras[PINNED_OPTIONS]["design_screen"]
     assert strat.for_state(state).settings()["design_screen"] is None

@@ -399,23 +399,26 @@ def test_the_second_design_pass_shows_every_operation_in_promising_cells(
     assert twice >= 20 > int((old_enc.sum(axis=0) >= 2).sum())
 
 
+SCREEN = {"design_screen": 0.5}
+
+
 def test_the_design_screen_lets_the_proxies_screen_the_design_not_rank_it(
     small_table: Table,
 ) -> None:
     half = len(small_table.archs) // 2
     for seed in range(3):
-        # the default: coverage first, its ties at random among the proxy's better half. One
+        # a screen of 0.5: coverage first, ties at random among the proxy's better half. One
         # pass of 4 picks shows all 24 values, so the last pick is forced (for this table's
         # proxy, the weakest operation everywhere: its worst cells); the others are screened.
-        enc, rank = _design(small_table, {}, n_init=4, seed=seed)
+        enc, rank = _design(small_table, SCREEN, n_init=4, seed=seed)
         assert (enc.sum(axis=0) >= 1).all() and (rank[:3] < half).all()
         # a misleading proxy screens the other way: its better half is the good one's worse
-        _, flipped = _design(small_table, {}, n_init=4, seed=seed, proxy="bad")
+        _, flipped = _design(small_table, SCREEN, n_init=4, seed=seed, proxy="bad")
         assert (flipped[:3] >= half).all()
     # at random: seeds differ although the subset is the whole table
-    assert len({tuple(_design(small_table, {}, n_init=4, seed=s)[1]) for s in range(3)}) == 3
+    assert len({tuple(_design(small_table, SCREEN, n_init=4, seed=s)[1]) for s in range(3)}) == 3
     # by rank: the proxy's best cell first, and the same design for every seed
-    ranked = [_design(small_table, {"design_screen": None}, n_init=4, seed=s)[1] for s in range(3)]
+    ranked = [_design(small_table, {}, n_init=4, seed=s)[1] for s in range(3)]
     assert ranked[0][0] == 0 and all((r == ranked[0]).all() for r in ranked)
 
 
@@ -846,8 +849,8 @@ def test_settings_show_the_defaults_that_run(small_table: Table) -> None:
     assert default["global_every"] == 4 and default["proxy_features"] is True
     assert default["proxy_floor"] == 0.2 and settings("proxybo")["proxy_floor"] == 0.0
     assert "proxy_floor" not in settings("bo")
-    # the default's design lets the proxies screen; ProxyBO's follows their rank
-    assert default["design_screen"] == 0.5 and settings("proxybo")["design_screen"] is None
+    # both designs follow the proxies' rank unless asked to let them screen
+    assert default["design_screen"] is None and settings("proxybo")["design_screen"] is None
     assert "design_screen" not in settings("bo")
     bo = settings("bo")
     assert bo["local_after"] is None and bo["global_every"] is None  # no local phase

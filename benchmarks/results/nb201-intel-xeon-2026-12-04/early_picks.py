@@ -9,8 +9,8 @@ BUDGET evaluations, as the benchmark's workers do, and prints per phase (the des
 there were, their mean val_acc and the share below 85%; then the proxies' summed weight at
 evaluations 6-30. With PATCH set, that module of `results/nb201-throwaway-patches/` is imported
 first, as `run_patched.py` does (e.g. `PATCH=patch_random_design`). Try 4 of its output, made
-with a patch since removed, is the option `design_screen=0.5`, the default since the third
-session of 2026-12-04; the default of its output is `proxybo-features:design_screen=null` now.
+with a patch since removed, is the method `proxybo-features:design_screen=0.5` (an option since
+the third session of 2026-12-04, not the default).
 A diagnostic; run it from the repository root with the project's venv."""
 
 import os
