@@ -64,6 +64,7 @@ import numpy as np
 
 from proxybo.benchmark import (
     drawn_runs,
+    evals_for_speedup,
     evals_to_target_interval,
     first_reaching,
     format_interval,
@@ -205,12 +206,11 @@ def draws(args: argparse.Namespace) -> None:
     else:
         reference = np.full(len(seeds), args.target)
         how = "fixed"
-    curves = {m: np.array([runs[m][s] for s in seeds], dtype=float) for m in methods}
-    budget = min(c.shape[1] for c in curves.values())
-    curves = {m: c[:, :budget] for m, c in curves.items()}
+    budget = min(len(runs[m][s]) for m in methods for s in seeds)
+    curves = {m: np.array([runs[m][s][:budget] for s in seeds], dtype=float) for m in methods}
     drawn = drawn_runs(curves, reference, args.size, draws=args.draws)
     lo, mid, hi = np.quantile(drawn.targets, [0.1, 0.5, 0.9])
-    at_most = int(args.reference_budget / args.speedup)
+    at_most = evals_for_speedup(args.reference_budget, args.speedup)
     print(
         f"{len(seeds)} seeds on record for every method; {args.draws} runs of {args.size} "
         f"seeds drawn with replacement; target ({how}): median {mid:.5f} (80% {lo:.5f}-{hi:.5f})"

@@ -441,20 +441,35 @@ class DrawnRuns:
     """Per method, the evaluations at which each drawn run's mean best reaches its target,
     `draws`, with `budget + 1` where it never does."""
 
-    def share(self, method: str, at_most: float) -> float:
-        """Share of drawn runs in which `method` reaches the target within `at_most`
-        evaluations (and within the budget: a run that never reaches it does not pass)."""
+    def reaches(self, method: str, at_most: float) -> np.ndarray:
+        """Per drawn run, whether `method` reaches the target within `at_most` evaluations
+        (and within the budget: a run that never reaches it does not pass), `draws`."""
         e = self.evals[method]
-        return float(np.mean((e <= at_most) & (e <= self.budget)))
+        return (e <= at_most) & (e <= self.budget)
 
-    def share_against(self, method: str, other: str, bound: float, *, strict: bool) -> float:
-        """Share of drawn runs in which `method` reaches the target, within `bound` times the
-        evaluations of `other` (fewer than, where `strict`). Where `other` never reaches it
-        within the budget, any run of `method` that does passes; one that never does fails."""
+    def within(self, method: str, other: str, bound: float, *, strict: bool) -> np.ndarray:
+        """Per drawn run, whether `method` reaches the target within `bound` times the
+        evaluations of `other` (fewer than, where `strict`), `draws`. Where `other` never
+        reaches it within the budget, any run of `method` that does passes; one that never
+        does fails."""
         a, b = self.evals[method], self.evals[other]
         never = self.budget + 1
-        within = a < bound * b if strict else a <= bound * b
-        return float(np.mean((a < never) & ((b == never) | within)))
+        ratio = a < bound * b if strict else a <= bound * b
+        return (a < never) & ((b == never) | ratio)
+
+    def share(self, method: str, at_most: float) -> float:
+        """Share of drawn runs in which `method` `reaches` the target within `at_most`."""
+        return float(np.mean(self.reaches(method, at_most)))
+
+    def share_against(self, method: str, other: str, bound: float, *, strict: bool) -> float:
+        """Share of drawn runs in which `method` is `within` `bound` times `other`."""
+        return float(np.mean(self.within(method, other, bound, strict=strict)))
+
+
+def evals_for_speedup(reference_budget: int, speedup: float) -> int:
+    """The most evaluations to the target that still give `speedup` over a reference run of
+    `reference_budget` (`speedup_vs_rea` is `reference_budget / evals`): 55 for 5.4x of 300."""
+    return int(reference_budget / speedup)
 
 
 def drawn_runs(

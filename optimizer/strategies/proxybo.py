@@ -310,12 +310,12 @@ class BayesianOptimization(Strategy):
             "n_boot": self.n_boot,
             "refit_every": self.refit_every,
             "proxy_fusion": self.fusion_rule or False,
-            **({"proxy_floor": self.proxy_floor} if "proxy_floor" in self.option_names else {}),
-            **(
-                {"design_screen": self.design_screen}
-                if "design_screen" in self.option_names
-                else {}
-            ),
+            # ProxyBO's options that plain BO does not read
+            **{
+                k: getattr(self, k)
+                for k in ("proxy_floor", "design_screen")
+                if k in self.option_names
+            },
             "proxy_features": self.proxy_features,
         }
 

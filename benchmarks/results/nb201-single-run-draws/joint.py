@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, "benchmarks")
 from seed_range import curves_by_method
 
-from proxybo.benchmark import drawn_runs
+from proxybo.benchmark import drawn_runs, evals_for_speedup
 
 HERE = Path("benchmarks/results/nb201-single-run-draws")
 X = Path("benchmarks/results/nb201-intel-xeon-2026-12-04")
@@ -109,11 +109,11 @@ def passes(
         reference = np.array([runs["rea"][s][299] for s in seeds])
         curves = {m: np.array([runs[m][s] for s in seeds]) for m in (label, "bo")}
         drawn = drawn_runs(curves, reference, 30)
-        a, b = drawn.evals[label], drawn.evals["bo"]
         if table == "cifar10-negated":
-            out[table] = (a <= drawn.budget) & ((b > drawn.budget) | (a <= 1.2 * b))
+            out[table] = drawn.within(label, "bo", 1.2, strict=False)
         else:
-            out[table] = (a <= 55) & (a < b)
+            fast = drawn.reaches(label, evals_for_speedup(300, 5.4))
+            out[table] = fast & drawn.within(label, "bo", 1.0, strict=True)
     return out
 
 
