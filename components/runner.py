@@ -44,7 +44,9 @@ def run_search(settings: SearchSettings, progress: Progress | None = None) -> di
     """Run (or resume) the search until the budget is used up.
 
     Returns:
-        ``{"summary": <last update_surrogate summary>, "champion": <champion_info or None>}``.
+        ``{"summary": <search_summary of the final state>, "champion": <champion_info or
+        None>}``: the same summary (test accuracies included) whether this call trained
+        anything or found the budget already spent.
     """
     preflight(settings)
     summary: dict[str, Any] = {}
@@ -70,7 +72,7 @@ def run_search(settings: SearchSettings, progress: Progress | None = None) -> di
             if progress is not None:
                 progress({**summary, "arch": item["arch"], "status": result["status"]})
     state = rounds.load_state(settings)
-    if state is not None and not summary:
+    if state is not None:
         summary = rounds.search_summary(state)
     champion = rounds.ensure_champion(settings)
     return {"summary": summary, "champion": champion}

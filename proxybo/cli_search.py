@@ -87,9 +87,10 @@ def search(
     from components import rounds
 
     done = rounds.load_state(settings)
+    before = done.n_evaluated if done else 0
     bar = tqdm(
-        total=settings.search.budget,
-        initial=done.n_evaluated if done else 0,
+        total=max(settings.search.budget, before),
+        initial=before,
         desc="search",
         unit="arch",
         disable=quiet,
@@ -114,9 +115,15 @@ def search(
     finally:
         bar.close()
     s, champ = out["summary"], out["champion"]
+    if done is not None and before >= settings.search.budget:
+        typer.echo(
+            f"the budget of {settings.search.budget} architectures was already spent "
+            f"({before} evaluated), so nothing was trained: raise --budget (search.budget) "
+            "to continue this search"
+        )
     typer.echo(
         f"done: {s.get('n_evaluated', 0)} architectures, best {s.get('best_arch')} "
-        f"val_acc {_pct(s.get('best_val_acc'))}"
+        f"val_acc {_pct(s.get('best_val_acc'))}{_test(s, 'best')}"
     )
     _echo_recommended(s)
     if champ:

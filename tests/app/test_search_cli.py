@@ -176,6 +176,18 @@ def test_a_small_search_ends_with_a_loadable_champion(
     text = run_cli("status", cwd=workdir).stdout
     differs = status["recommended_arch"] != status["best_arch"]
     assert ("recommended: " + status["recommended_arch"] in text) == differs
+    # the search's own last lines give the test accuracy of the best, as `status` does
+    best_test = f"test_acc {100 * status['best_test_acc']:.2f}%"
+    assert f"val_acc {100 * status['best_val_acc']:.2f}% {best_test}" in result.stdout
+    assert "already spent" not in result.stdout
+    # run again (the same budget, then a lower one): nothing is trained, and it says why
+    for extra in ([], ["--budget", str(BUDGET - 2)]):
+        again = run_cli("search", "--config", str(config), "--quiet", *extra, cwd=workdir)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert f"({BUDGET} evaluated), so nothing was trained: raise --budget" in again.stdout
+        assert f"done: {BUDGET} architectures, best {status['best_arch']}" in again.stdout
+        assert best_test in again.stdout
+    assert len(_history(str(workdir / "proxybo-state"))) == BUDGET
 
     from components.data import load_digits
 
