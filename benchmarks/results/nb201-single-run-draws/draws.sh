@@ -5,15 +5,7 @@
 # target from REA's records here (REA's searches are the same on every machine).
 # Run from the repository root: benchmarks/results/nb201-single-run-draws/draws.sh > draws.txt
 set -euo pipefail
-PY=${PYTHON:-.venv/bin/python}
-HERE=benchmarks/results/nb201-single-run-draws
-X=benchmarks/results/nb201-intel-xeon-2026-12-04
-D=benchmarks/results/nb201-default-floor
-T=benchmarks/results/nb201-throwaway-patches
-P=benchmarks/results/nb201-proxy-floor
-F=benchmarks/results/nb201-faithful-amd
-draws() { "$PY" benchmarks/seed_range.py draws --against bo "$@"; }
-OLD=(--rename "proxybo:noise_floor=0.1->proxybo" --rename "bo:noise_floor=0.1->bo")
+source benchmarks/results/nb201-single-run-draws/records.sh
 # proxybo-features: the default until 2026-12-04 (design_screen=null); its records since
 # (design_screen=0.5) were made with a patch that the option reproduces
 OLD+=(--rename "proxybo-features+design-random-top-0.5->design_screen=0.5")

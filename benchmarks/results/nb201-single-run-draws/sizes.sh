@@ -4,22 +4,17 @@
 # at 300 over its own seeds.
 # Run from the repository root: benchmarks/results/nb201-single-run-draws/sizes.sh > sizes.txt
 set -euo pipefail
-PY=${PYTHON:-.venv/bin/python}
-HERE=benchmarks/results/nb201-single-run-draws
-X=benchmarks/results/nb201-intel-xeon-2026-12-04
-D=benchmarks/results/nb201-default-floor
-T=benchmarks/results/nb201-throwaway-patches
-OLD=(--rename "proxybo:noise_floor=0.1->proxybo" --rename "bo:noise_floor=0.1->bo")
+source benchmarks/results/nb201-single-run-draws/records.sh
 for size in 30 60 120; do
   echo "## runs of $size seeds"
   echo "### ImageNet16-120"
-  "$PY" benchmarks/seed_range.py draws --against bo --size "$size" "${OLD[@]}" \
+  draws --size "$size" "${OLD[@]}" \
     --methods proxybo-features,proxybo,bo "$HERE/imagenet16-120_rea_seeds0-119.json" \
     "$T/imagenet16-120_default-and-local-patience-10-15_seeds0-59.json" \
     "$X/imagenet16-120_default_seeds60-119.json" "$D/imagenet16-120_bo-proxybo_seeds0-29.json" \
     "$D/imagenet16-120_bo-proxybo_seeds30-59.json" "$X/imagenet16-120_proxybo-bo_seeds60-119.json"
   echo "### CIFAR-10, every proxy negated"
-  "$PY" benchmarks/seed_range.py draws --against bo --size "$size" "${OLD[@]}" \
+  draws --size "$size" "${OLD[@]}" \
     --methods proxybo-features,bo "$HERE/cifar10_rea_seeds0-119.json" \
     "$X"/cifar10-negated_default-bo_seeds*.json
 done
