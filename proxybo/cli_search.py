@@ -86,8 +86,8 @@ def search(
 
     from components import rounds
 
-    done = rounds.load_state(settings)
-    before = done.n_evaluated if done else 0
+    stored = rounds.load_state(settings)
+    before = stored.n_evaluated if stored else 0
     bar = tqdm(
         total=max(settings.search.budget, before),
         initial=before,
@@ -115,7 +115,7 @@ def search(
     finally:
         bar.close()
     s, champ = out["summary"], out["champion"]
-    if done is not None and before >= settings.search.budget:
+    if before >= settings.search.budget:  # budget >= 1, so a search is stored
         typer.echo(
             f"the budget of {settings.search.budget} architectures was already spent "
             f"({before} evaluated), so nothing was trained: raise --budget (search.budget) "

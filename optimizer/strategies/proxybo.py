@@ -15,20 +15,20 @@ proxy that orders better than chance) and in a local phase; `proxybo` keeps the 
 
 Options (all in `SearchConfig.options`; `BayesianOptimization.option_names` lists them, and
 `make_strategy` checks every value, so a bad one fails before anything runs):
-- `n_init` (an integer of at least 2): evaluations before the GP is used, chosen in passes
-  that each cover every encoding value (operation on an edge) once more; ties go to the equally
-  weighted proxy ranking (ProxyBO; `design_screen` turns the ranking into a screen) or are
-  random (BO), within a random subset of `init_pool` candidates. Default 5: on NB201 five picks can cover every value once. A second pass
-  (`n_init=10`, the default of `proxybo-features` under the rank fusion until 2026-12-02) shows
-  every operation again in cells the proxies rate highly, so the GP does not judge an operation
-  by the one weak cell it appeared in; with the sampled fusion a design of 5 measured better on
-  both NB201 tables (benchmarks/README.md, "The sampled scorer on a second CPU vendor"). A
-  design too short to show every value once (fewer picks than values over values per pick:
-  `n_init` 4 or less on NB201, as in the main job) breaks its ties at random with proxies too:
-  the value it leaves out would otherwise be the one the proxies rate lowest on each edge, which
-  on NB201 is often the residual `skip_connect` of the best cells (left out in 43 of 100 designs
-  of 4 against 22 at random). Measured at the main job's and the pipeline's settings in
-  benchmarks/README.md.
+- `n_init` (an integer of at least 2): evaluations before the GP is used, chosen in passes that
+  each cover every encoding value (operation on an edge) once more; ties go to the equally
+  weighted proxy ranking (ProxyBO; `design_screen` turns the ranking into a screen) or are random
+  (BO), within a random subset of `init_pool` candidates. Default 5: on NB201 five picks can cover
+  every value once. A second pass (`n_init=10`, the default of `proxybo-features` under the rank
+  fusion until 2026-12-02) shows every operation again in cells the proxies rate highly, so the GP
+  does not judge an operation by the one weak cell it appeared in; with the sampled fusion a
+  design of 5 measured better on both NB201 tables (benchmarks/README.md, "The sampled scorer on a
+  second CPU vendor"). A design too short to show every value once (fewer picks than values over
+  values per pick: `n_init` 4 or less on NB201, as in the main job) breaks its ties at random with
+  proxies too: the value it leaves out would otherwise be the one the proxies rate lowest on each
+  edge, which on NB201 is often the residual `skip_connect` of the best cells (left out in 43 of
+  100 designs of 4 against 22 at random). Measured at the main job's and the pipeline's settings
+  in benchmarks/README.md.
 - `design_screen` (null): how the design's ties use the proxies. null breaks them by the
   proxies' equally weighted rank, best first. A share s lets the proxies screen instead of
   rank: ties go at random among their best s of the subset, then at random among the rest.

@@ -14,10 +14,8 @@ M=proxybo-features,design_screen=0.5,proxybo,bo
 echo "## Intel Xeon (family 6, model 167), 120 seeds"
 echo "### ImageNet16-120"
 draws "${OLD[@]}" --methods $M "$HERE/imagenet16-120_rea_seeds0-119.json" \
-  "$T/imagenet16-120_design-random-top-0.5_seeds0-119.json" \
-  "$T/imagenet16-120_default-and-local-patience-10-15_seeds0-59.json" \
-  "$X/imagenet16-120_default_seeds60-119.json" "$D/imagenet16-120_bo-proxybo_seeds0-29.json" \
-  "$D/imagenet16-120_bo-proxybo_seeds30-59.json" "$X/imagenet16-120_proxybo-bo_seeds60-119.json"
+  "$T/imagenet16-120_design-random-top-0.5_seeds0-119.json" "${XEON_IN16_DEFAULT[@]}" \
+  "${XEON_IN16_BO[@]}"
 echo "### CIFAR-10"
 draws "${OLD[@]}" --methods $M "$HERE/cifar10_rea_seeds0-119.json" \
   "$T/cifar10_design-random-top-0.5_seeds0-119.json" \

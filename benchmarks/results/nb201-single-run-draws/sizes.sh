@@ -10,9 +10,7 @@ for size in 30 60 120; do
   echo "### ImageNet16-120"
   draws --size "$size" "${OLD[@]}" \
     --methods proxybo-features,proxybo,bo "$HERE/imagenet16-120_rea_seeds0-119.json" \
-    "$T/imagenet16-120_default-and-local-patience-10-15_seeds0-59.json" \
-    "$X/imagenet16-120_default_seeds60-119.json" "$D/imagenet16-120_bo-proxybo_seeds0-29.json" \
-    "$D/imagenet16-120_bo-proxybo_seeds30-59.json" "$X/imagenet16-120_proxybo-bo_seeds60-119.json"
+    "${XEON_IN16_DEFAULT[@]}" "${XEON_IN16_BO[@]}"
   echo "### CIFAR-10, every proxy negated"
   draws --size "$size" "${OLD[@]}" \
     --methods proxybo-features,bo "$HERE/cifar10_rea_seeds0-119.json" \
